@@ -1,0 +1,192 @@
+"""The orchestrator: create and start a run, the 1 s poll loop, its final step, enrichment.
+
+Follows reference-protocol.md §3.1-3.4; the numbered blocks of one poll-loop iteration keep
+the reference's order (T3 READY gate, T10 dead workers, T4 warmup end, T5 duration).
+"""
+from __future__ import annotations
+
+import math
+
+from protocol import events as ev
+from protocol import phases as ph
+from protocol.actors.common import OrchestratorState, emit_event, note
+from protocol.effects import (NOW, CountHeartbeats, CreateRun, Enrich, Guard, Join,
+                              LiveWorkers, MarkHeartbeats, Now, ReadRunStatus, Sleep, Spawn,
+                              SpawnWorker, StatementFailed, WriteRunStatus, WriteTestResult)
+
+NOT_TERMINAL = Guard(status_not_in=tuple(sorted(ph.TERMINAL)))
+
+
+def write(st: OrchestratorState, set_: dict, guard: Guard = Guard(), coalesce=()):
+    try:
+        return (yield WriteRunStatus(st.run_id, set_, guard, tuple(coalesce)))
+    except StatementFailed:
+        return False
+
+
+def parent(st: OrchestratorState, status: str, enrichment: str | None = None, insert=False):
+    try:
+        yield WriteTestResult(st.run_id, st.run_id, status, enrichment, insert)
+    except StatementFailed:
+        pass
+
+
+def refresh_health(st: OrchestratorState):
+    """§7.2: mark DEAD, mark STALE, count; returns the counts."""
+    basis = st.sw.heartbeat_age_basis
+    yield MarkHeartbeats(st.run_id, ph.HB_DEAD, st.cfg.dead_s, (ph.HB_DEAD, ph.HB_COMPLETED),
+                         basis)
+    yield MarkHeartbeats(st.run_id, ph.HB_STALE, st.cfg.stale_s,
+                         (ph.HB_STALE, ph.HB_DEAD, ph.HB_COMPLETED), basis)
+    counts = yield CountHeartbeats(st.run_id)
+    yield note("health", registered=counts.registered, active=counts.active,
+               ready=counts.ready, dead=counts.dead, completed=counts.completed)
+    return counts
+
+
+def background_health(st: OrchestratorState):
+    try:
+        st.health_pending = yield from refresh_health(st)
+    except StatementFailed:
+        pass
+    st.health_task = None
+
+
+def start_run(st: OrchestratorState):
+    """T2 and what follows it: STARTING/PREPARING, parent row, START event, spawn workers."""
+    yield from write(st, {"STATUS": ph.STARTING, "PHASE": ph.PREPARING, "START_TIME": NOW})
+    yield from parent(st, ph.STARTING, insert=True)
+    yield from emit_event(st, ev.START, ev.start(ph.initial_phase(st.cfg.warmup_s),
+                                                 st.cfg.workers))
+    st.group_count = st.cfg.workers
+    for g in range(st.cfg.workers):
+        wid = f"worker-{g}"
+        st.spawned.append(wid)
+        yield SpawnWorker(wid, g, st.cfg.workers)
+
+
+def elapsed(st: OrchestratorState, value):
+    if value is None:
+        return None
+    return math.floor(value) if st.sw.elapsed_whole_seconds else value
+
+
+def fail_run(st: OrchestratorState, reason: str, detail: str):
+    """T10: STOP first, then FAILED with END_TIME."""
+    yield from emit_event(st, ev.STOP, ev.stop(reason, detail))
+    if (yield from write(st, {"STATUS": ph.FAILED, "END_TIME": NOW,
+                              "CANCELLATION_REASON": detail}, NOT_TERMINAL)):
+        yield from parent(st, ph.FAILED)
+
+
+def poll_iteration(st: OrchestratorState, row):
+    """Blocks 6-10 of §3.2 on this iteration's RUN_STATUS read; returns the local status."""
+    cfg, sw = st.cfg, st.sw
+    status, phase = row.status, row.phase
+    if status == ph.STARTING:
+        counts = yield from refresh_health(st)  # inline while STARTING
+    else:
+        counts = st.health  # a snapshot started at least one iteration earlier
+        if st.health_pending is not None:
+            st.health, st.health_pending = st.health_pending, None
+        now = yield Now()
+        if st.health_task is None and now - getattr(st, "_last_health", -math.inf) >= \
+                cfg.health_refresh_s:
+            st._last_health = now
+            st.health_task = yield Spawn(background_health(st), "health")
+    # 6. T3: the READY gate
+    if status == ph.STARTING and counts is not None and counts.ready >= st.group_count:
+        ip = ph.initial_phase(cfg.warmup_s)
+        set_ = {"STATUS": ph.RUNNING, "PHASE": ip,
+                "WARMUP_START_TIME": NOW if ip == ph.WARMUP else None}
+        if ip == ph.MEASUREMENT:
+            set_["MEASUREMENT_START_TIME"] = NOW
+        if (yield from write(st, set_, Guard(status_in=(ph.STARTING,)))):
+            status, phase = ph.RUNNING, ip
+            yield from parent(st, ph.RUNNING)
+            yield from emit_event(st, ev.SET_PHASE, ev.set_phase(ip, counts.ready))
+    # 8. T10: dead workers (the guardrail of block 7 has no CPU model here)
+    if (counts is not None and counts.dead > 0 and status in (ph.STARTING, ph.RUNNING)
+            and not st.stopping):
+        dead = sorted(w for w, s in counts.rows.items() if s == ph.HB_DEAD)
+        yield from fail_run(st, ev.WORKER_FAILURE, f"{len(dead)} dead worker(s): {dead}")
+        return ph.FAILED
+    # 9. T4: warmup over
+    w_el = elapsed(st, row.warmup_elapsed)
+    if status == ph.RUNNING and phase == ph.WARMUP and w_el is not None and w_el >= cfg.warmup_s:
+        if (yield from write(st, {"PHASE": ph.MEASUREMENT, "WARMUP_END_TIME": NOW,
+                                  "MEASUREMENT_START_TIME": NOW},
+                             Guard(phase_in=(ph.WARMUP,)), coalesce=("WARMUP_END_TIME",))):
+            phase = ph.MEASUREMENT
+            yield from emit_event(st, ev.SET_PHASE, ev.set_phase(ph.MEASUREMENT))
+    # 10. T5: the duration rule
+    if sw.duration_base == "measurement_start":
+        base, budget = elapsed(st, row.measurement_elapsed), cfg.duration_s
+    else:
+        base, budget = elapsed(st, row.elapsed), cfg.warmup_s + cfg.duration_s
+        if cfg.warmup_s > 0 and w_el is not None:
+            base = w_el
+    if status == ph.RUNNING and cfg.duration_s > 0 and base is not None and base >= budget:
+        yield from emit_event(st, ev.STOP, ev.stop(ev.DURATION_ELAPSED))
+        if (yield from write(st, {"STATUS": ph.STOPPING}, Guard(status_in=(ph.RUNNING,)))):
+            status = ph.STOPPING
+    return status
+
+
+def poll_loop(st: OrchestratorState):
+    while True:
+        yield Sleep(st.cfg.orchestrator_poll_s)
+        try:
+            row = yield ReadRunStatus(st.run_id)
+        except StatementFailed:
+            continue
+        if row is None:
+            return
+        status = yield from poll_iteration(st, row)
+        live = yield LiveWorkers()  # 16. exit checks
+        if st.spawned and live == 0:
+            break
+        if st.stopping:
+            break
+        if status in ph.TERMINAL and live == 0:
+            break
+
+
+def enrichment(st: OrchestratorState):
+    """PROCESSING: merge query history, mark enrichment done, then PHASE COMPLETED (T9)."""
+    try:
+        yield Enrich(st.run_id)
+        outcome = "COMPLETED"
+    except StatementFailed:
+        outcome = "FAILED"
+    yield from parent(st, ph.COMPLETED, outcome)
+    yield from write(st, {"PHASE": ph.P_COMPLETED, "END_TIME": NOW},
+                     Guard(phase_in=(ph.PROCESSING,)), coalesce=("END_TIME",))
+
+
+def final_step(st: OrchestratorState):
+    """§3.4: act on the STATUS read once after the loop."""
+    try:
+        row = yield ReadRunStatus(st.run_id)
+    except StatementFailed:
+        return
+    if row is None:
+        return
+    if row.status in (ph.STOPPING, ph.RUNNING):  # T6 (RUNNING is "unexpected" upstream)
+        yield from write(st, {"STATUS": ph.COMPLETED, "PHASE": ph.PROCESSING}, NOT_TERMINAL)
+        yield from parent(st, ph.COMPLETED, "PENDING")
+        task = yield Spawn(enrichment(st), "enrichment")
+        yield Join((task,), st.cfg.enrichment_timeout_s + st.cfg.enrichment_poll_s)
+    elif row.status == ph.CANCELLING:  # T12
+        if (yield from write(st, {"STATUS": ph.CANCELLED, "END_TIME": NOW},
+                             Guard(status_in=(ph.CANCELLING,)))):
+            yield from parent(st, ph.CANCELLED)
+
+
+def orchestrator(st: OrchestratorState):
+    """The whole life of one run as the API process sees it."""
+    yield CreateRun(st.run_id, st.cfg.workers)
+    yield from parent(st, ph.PREPARED, insert=True)
+    yield from start_run(st)
+    yield from poll_loop(st)
+    yield from final_step(st)

@@ -1,0 +1,128 @@
+"""A worker's benchmark connection pool, its closed-loop benchmark tasks and the tag switch.
+
+Reference-protocol.md §6 and §8: connections are created in lock-step batches; the
+measurement hook ALTERs the pool's sessions and then bumps the metrics epoch. The fixed
+variant makes each task read (tag, epoch) together and re-tag its own session before a
+query, so tag and epoch can never disagree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from protocol.actors.common import note, worker_tag
+from protocol.effects import (BenchmarkQuery, Connect, Now, Parallel, SetQueryTag, Sleep,
+                              Spawn, StatementFailed)
+
+ALTER_PARALLELISM = 16  # update_query_tag runs at most 16 ALTERs at once (§6.3)
+
+
+@dataclass
+class TaskControl:
+    index: int
+    stop: bool = False
+    handle: object = None
+
+
+class BenchmarkPool:
+    def __init__(self, w):
+        self.w = w
+        self.conns: dict[int, object] = {}  # task index -> connection handle
+        self.conn_tags: dict[int, str] = {}  # what each session's QUERY_TAG was set to
+        self.tasks: dict[int, TaskControl] = {}
+
+    def size(self) -> int:
+        return len(self.conns)
+
+    def _connect(self, indices):
+        w = self.w
+        tag = w.tag  # a creation copies the session parameters when it starts (§6.3)
+        handles = yield Parallel(tuple(Connect(w.worker_id, f"{w.worker_id}-c{i}", tag)
+                                       for i in indices))
+        for i, h in zip(indices, handles):
+            self.conns[i] = h
+            self.conn_tags[i] = tag
+
+    def initialize(self):
+        """Create the initial connections in batches of `pool_parallel_creates`."""
+        w = self.w
+        size = max(1, w.current_target)
+        batch = w.sw.pool_parallel_creates
+        for lo in range(0, size, batch):
+            yield from self._connect(range(lo, min(size, lo + batch)))
+
+    def scale_to(self, w, target: int, source: str):
+        """_scale_to: prewarm missing connections, then start or stop-signal tasks (§9.3)."""
+        target = max(0, target)
+        if target != w.current_target:
+            w.current_target = target
+            yield note("worker_state", worker=w.worker_id, phase=w.current_phase,
+                       target=target, source=source)
+        missing = [i for i in range(target) if i not in self.conns]
+        batch = w.sw.pool_parallel_creates
+        for lo in range(0, len(missing), batch):
+            yield from self._connect(missing[lo:lo + batch])
+        running = sorted(i for i, c in self.tasks.items() if not c.stop)
+        for i in range(target):
+            if i not in self.tasks or self.tasks[i].stop:
+                ctl = TaskControl(i)
+                self.tasks[i] = ctl
+                ctl.handle = yield Spawn(self.benchmark_task(ctl), f"{w.worker_id}-task{i}")
+        for i in running:
+            if i >= target:
+                self.tasks[i].stop = True
+
+    def stop_all(self) -> list:
+        for c in self.tasks.values():
+            c.stop = True
+        return [c.handle for c in self.tasks.values() if c.handle is not None]
+
+    def measurement_hook(self, w):
+        """_transition_to_measurement: switch the tag, then start the measurement epoch."""
+        start = yield Now()
+        w.tag = worker_tag(w.test_id, measuring=True)
+        if w.sw.tag_switch == "alter_pool_then_epoch":
+            snapshot = sorted(self.conns)
+            for lo in range(0, len(snapshot), ALTER_PARALLELISM):
+                idx = snapshot[lo:lo + ALTER_PARALLELISM]
+                try:
+                    yield Parallel(tuple(SetQueryTag(w.worker_id, self.conns[i], w.tag)
+                                         for i in idx))
+                except StatementFailed:
+                    pass  # failures are logged and ignored upstream
+                for i in idx:
+                    self.conn_tags[i] = w.tag
+        w.epoch += 1  # in the fixed variant this is in the same step as the tag change
+        w.measurement_active = True
+        end = yield Now()
+        yield note("hook", worker=w.worker_id, start=start, end=end, epoch=w.epoch)
+
+    def benchmark_task(self, ctl: TaskControl):
+        """A closed loop of point lookups on the task's own connection, with think time."""
+        w = self.w
+        atomic = w.sw.tag_switch == "per_task_atomic"
+        while not ctl.stop:
+            if ctl.index not in self.conns:
+                yield from self._connect([ctl.index])
+            conn = self.conns[ctl.index]
+            epoch = w.epoch
+            if atomic and self.conn_tags[ctl.index] != w.tag:
+                tag = w.tag
+                yield SetQueryTag(w.worker_id, conn, tag)
+                self.conn_tags[ctl.index] = tag
+                if w.epoch != epoch:
+                    continue  # the hook ran meanwhile: take (tag, epoch) afresh
+            try:
+                res = yield BenchmarkQuery(w.worker_id, conn)
+            except StatementFailed:
+                continue
+            yield note("query", worker=w.worker_id, conn=ctl.index, task=ctl.index,
+                       start=res.start, finish=res.finish, tag=res.tag, epoch=epoch,
+                       counted=epoch == w.epoch, ok=res.ok)
+            if "first_query" not in w.markers:
+                w.markers.add("first_query")
+                yield note("marker", worker=w.worker_id, name="first_query")
+            if res.tag.endswith(":phase=RUNNING") and "first_measurement_query" not in w.markers:
+                w.markers.add("first_measurement_query")
+                yield note("marker", worker=w.worker_id, name="first_measurement_query")
+            if w.cfg.think_time_s > 0:
+                yield Sleep(w.cfg.think_time_s)

@@ -1,0 +1,41 @@
+"""A user's stop request: `stop_run` in an API request task, beside the poll loop (§3.5)."""
+from __future__ import annotations
+
+from protocol import events as ev
+from protocol import phases as ph
+from protocol.actors.common import OrchestratorState, emit_event, note
+from protocol.actors.orchestrator import NOT_TERMINAL, parent, write
+from protocol.effects import (NOW, LiveWorkers, ReadRunStatus, Sleep, StatementFailed,
+                              TerminateWorkers)
+
+
+def user_stop(st: OrchestratorState, at_s: float):
+    yield Sleep(at_s)
+    try:
+        row = yield ReadRunStatus(st.run_id)
+    except StatementFailed:
+        return
+    if row is None or row.status in ph.TERMINAL:
+        return
+    yield note("stop_request", by="api")
+    if st.sw.user_stop_order == "flag_first":
+        st.stopping = True  # the poll loop may now leave and finish on what it reads
+    if row.status != ph.CANCELLING:
+        yield from emit_event(st, ev.STOP, ev.stop(ev.USER_REQUESTED, "stopped by user",
+                                                   st.cfg.drain_timeout_s, "api"))
+    yield from write(st, {"STATUS": ph.CANCELLING}, NOT_TERMINAL)
+    st.stopping = True
+    waited = 0.0
+    while waited < st.cfg.stop_grace_s and (yield LiveWorkers()) > 0:
+        yield Sleep(1.0)
+        waited += 1.0
+    if (yield LiveWorkers()) > 0:
+        yield TerminateWorkers(st.cfg.kill_after_s)
+    try:
+        row = yield ReadRunStatus(st.run_id)
+    except StatementFailed:
+        return
+    if row is None or row.status in ph.TERMINAL:
+        return
+    if (yield from write(st, {"STATUS": ph.CANCELLED, "END_TIME": NOW}, NOT_TERMINAL)):
+        yield from parent(st, ph.CANCELLED)

@@ -1,0 +1,34 @@
+"""The timing bounds invariants.md names (P, E, R, L, Q, D, F), derived from a configuration.
+
+Both drivers put these in the trace header, so checkers never hard-code a number. `L` and `Q`
+come from the driver (a latency model's upper bound, or what a live backend allows).
+"""
+from __future__ import annotations
+
+from protocol.config import RunConfig
+
+# Statements one poll-loop iteration can issue at most: the status read, three health
+# statements, T3 (write, parent, three for an event), T4 (write, event) and T5 (event, write).
+POLL_ITERATION_STATEMENTS = 17
+# A main-loop iteration between two event polls: fetch, reconcile read, heartbeat.
+MAIN_LOOP_STATEMENTS = 3
+
+
+def bounds(cfg: RunConfig, L: float, Q: float, hook_s: float = 0.0,
+           spawn_s: float = 0.0) -> dict:
+    """`hook_s` is how long a measurement hook may take (ALTERs over the pool), `spawn_s`
+    a worker process start plus its pool initialisation and setup."""
+    P = cfg.orchestrator_poll_s + POLL_ITERATION_STATEMENTS * L
+    E = cfg.event_poll_s + cfg.main_loop_sleep_s + MAIN_LOOP_STATEMENTS * L + hook_s
+    R = cfg.reconcile_s + cfg.main_loop_sleep_s + MAIN_LOOP_STATEMENTS * L + hook_s
+    return {
+        "P": P, "E": E, "R": R, "L": L, "Q": Q,
+        "D": cfg.drain_timeout_s, "F": 4 * L,
+        "warmup_s": cfg.warmup_s, "duration_s": cfg.duration_s,
+        "stale_s": cfg.stale_s, "dead_s": cfg.dead_s, "heartbeat_s": cfg.heartbeat_s,
+        "ready_timeout_s": cfg.wait_timeout_s, "spawn_bound_s": spawn_s,
+        "enrichment_bound_s": cfg.enrichment_timeout_s + cfg.enrichment_poll_s + L,
+        "workers": cfg.workers, "worker_ids": [f"worker-{g}" for g in range(cfg.workers)],
+        "connections_per_worker": cfg.connections_per_worker,
+        "kill_after_s": cfg.stop_grace_s + cfg.kill_after_s,
+    }

@@ -1,0 +1,119 @@
+"""Behaviour switches and the named presets (variants) built from them.
+
+A switch names a behaviour, not a blame; each one flips a single decision inside an actor, so
+the reference control flow stays recognisable. `reference` is what the upstream tool does
+today (reference-protocol.md), odd parts included; `fixed` is what we would ship.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Switches:
+    # Worker wait loop (reference-protocol.md §5.2): advance the cursor over every event it
+    # fetches, acting on STOP only. This is how SET_PHASE got swallowed (seed issue 1).
+    wait_loop_consumes_events: bool = True
+    # W19/W21: decide "start in measurement" from the W4 snapshot (reference) or from the
+    # last RUN_STATUS read of the wait loop (fixed). With warmup 0 the snapshot says PREPARING
+    # and the hook never runs.
+    start_in_measurement_from: str = "w4_snapshot"
+    # §4.2: NEXT_SEQUENCE_ID read, bumped and used in three statements, with emitters
+    # concurrent (reference), or one allocation serialised per orchestrator (fixed).
+    sequence_allocation: str = "three_statements"
+    # §6.2-6.3: the hook ALTERs every pooled connection, then bumps the epoch (reference), or
+    # each benchmark task reads (tag, epoch) together and re-tags its own session first.
+    tag_switch: str = "alter_pool_then_epoch"
+    # §3.3: with warmup 0 the duration counts from START_TIME, so PREPARING eats into it
+    # (reference); fixed counts from the MEASUREMENT write.
+    duration_base: str = "start_time"
+    # §7.3: heartbeat age from the worker's clock stamp vs the database clock in the session
+    # time zone (reference) or from UPDATED_AT, one clock (fixed).
+    heartbeat_age_basis: str = "last_heartbeat"
+    # §8 and seed issue 2: parallel connection creates per batch, and whether the benchmark
+    # pool is initialised before READY or only after the wait (the 60 s start).
+    pool_parallel_creates: int = 32
+    pool_init: str = "before_ready"
+    # §4.3: a phase event or reconcile read is copied as is (reference: SET_PHASE(WARMUP) read
+    # after MEASUREMENT moves the worker back) or adopted only when it moves forward (fixed).
+    phase_adoption: str = "copy"
+    # §3.2: elapsed values are whole seconds from SQL DATEDIFF (reference) or exact (fixed).
+    elapsed_whole_seconds: bool = True
+    # §3.5: stop_run sets the in-memory stopping flag before it writes CANCELLING, so the poll
+    # loop can finish first and mark the run COMPLETED (reference); fixed writes first.
+    user_stop_order: str = "flag_first"
+
+
+SWITCH_CHOICES: dict[str, tuple[Any, ...] | type] = {
+    "wait_loop_consumes_events": bool,
+    "start_in_measurement_from": ("w4_snapshot", "latest_read"),
+    "sequence_allocation": ("three_statements", "atomic"),
+    "tag_switch": ("alter_pool_then_epoch", "per_task_atomic"),
+    "duration_base": ("start_time", "measurement_start"),
+    "heartbeat_age_basis": ("last_heartbeat", "updated_at"),
+    "pool_parallel_creates": int,
+    "pool_init": ("before_ready", "after_wait"),
+    "phase_adoption": ("copy", "forward_only"),
+    "elapsed_whole_seconds": bool,
+    "user_stop_order": ("flag_first", "write_first"),
+}
+
+REFERENCE = Switches()
+FIXED = Switches(
+    wait_loop_consumes_events=False,
+    start_in_measurement_from="latest_read",
+    sequence_allocation="atomic",
+    tag_switch="per_task_atomic",
+    duration_base="measurement_start",
+    heartbeat_age_basis="updated_at",
+    phase_adoption="forward_only",
+    elapsed_whole_seconds=False,
+    user_stop_order="write_first",
+)
+
+# One preset per known bug: the fixed protocol with exactly one regression put back.
+PRESETS: dict[str, Switches] = {
+    "reference": REFERENCE,
+    "fixed": FIXED,
+    "wait-loop-swallows-set-phase": replace(FIXED, wait_loop_consumes_events=True),
+    "slow-pool-start": replace(FIXED, pool_parallel_creates=8, pool_init="after_wait"),
+}
+
+
+class UnknownVariant(ValueError):
+    pass
+
+
+def switch_names() -> tuple[str, ...]:
+    return tuple(f.name for f in fields(Switches))
+
+
+def validate_switch(name: str, value: Any) -> Any:
+    """Check one switch value; the error names the switch and what is allowed."""
+    if name not in SWITCH_CHOICES:
+        raise UnknownVariant(f"unknown switch {name!r}; switches are: {', '.join(switch_names())}")
+    allowed = SWITCH_CHOICES[name]
+    if allowed is bool:
+        if not isinstance(value, bool):
+            raise UnknownVariant(f"switch {name!r} takes true or false, not {value!r}")
+    elif allowed is int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise UnknownVariant(f"switch {name!r} takes a whole number >= 1, not {value!r}")
+    elif value not in allowed:
+        raise UnknownVariant(f"switch {name!r} takes one of {', '.join(map(str, allowed))}, "
+                             f"not {value!r}")
+    return value
+
+
+def variant(name: str, overrides: dict[str, Any] | None = None) -> Switches:
+    if name not in PRESETS:
+        raise UnknownVariant(f"unknown variant {name!r}; variants are: {', '.join(PRESETS)}")
+    sw = PRESETS[name]
+    for k, v in (overrides or {}).items():
+        sw = replace(sw, **{k: validate_switch(k, v)})
+    return sw
+
+
+def as_dict(sw: Switches) -> dict[str, Any]:
+    return {f.name: getattr(sw, f.name) for f in fields(sw)}

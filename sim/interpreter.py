@@ -1,0 +1,229 @@
+"""The SimPy interpreter of effects.
+
+Every actor (and every task an actor spawns) is a SimPy process that feeds its generator the
+results of the effects it yields. A statement waits half its sampled latency, takes effect on
+the in-memory tables at that instant, then waits the other half. Every timeout gets a tiny
+seeded jitter so that same-instant events are ordered by the seed, not first-in first-out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import simpy
+
+from protocol import effects as fx
+from protocol.trace import TraceWriter
+from sim.latency import LatencyModel, RandomSource
+from sim.tables import Tables
+
+TIE_JITTER_S = 1e-6
+
+
+@dataclass
+class SimConnection:
+    """A benchmark session: its id and current QUERY_TAG."""
+    conn_id: str
+    worker_id: str
+    tag: str
+
+
+@dataclass
+class WorkerProc:
+    worker_id: str
+    process: simpy.Process | None = None
+    tasks: list = field(default_factory=list)
+    exited: bool = False
+
+
+class SimDriver:
+    def __init__(self, env: simpy.Environment, tables: Tables, latency: LatencyModel,
+                 src: RandomSource, trace: TraceWriter,
+                 worker_program: Callable[[str, int, int], Any],
+                 worker_clock_offset_s: Callable[[str], float] = lambda w: 0.0):
+        self.env, self.tables, self.latency, self.src, self.trace = (
+            env, tables, latency, src, trace)
+        self.worker_program = worker_program
+        self.worker_clock_offset_s = worker_clock_offset_s
+        self.next_op_id = 0
+        self.procs: dict[str, WorkerProc] = {}
+        self.counts: dict[str, int] = {}  # statements performed, by op (control-plane load)
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def record(self, actor: str, kind: str, **fields) -> None:
+        self.trace.write({"t": self.env.now, "actor": actor, "kind": kind, **fields})
+
+    def wait(self, seconds: float):
+        return self.env.timeout(max(0.0, seconds) + TIE_JITTER_S * self.src.random())
+
+    def start(self, program, actor: str, owner: WorkerProc | None = None) -> simpy.Process:
+        proc = self.env.process(self.drive(program, actor, owner))
+        if owner is not None:
+            owner.tasks.append(proc)
+        return proc
+
+    def drive(self, gen, actor: str, owner: WorkerProc | None):
+        """Run one actor generator to its end; its return value is the process value."""
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                eff = gen.throw(error) if error is not None else gen.send(value)
+            except StopIteration as stop:
+                return stop.value
+            value, error = None, None
+            try:
+                value = yield from self.perform(eff, actor, owner)
+            except fx.StatementFailed as exc:
+                error = exc
+            except simpy.Interrupt:  # killed or cancelled: no exit steps run
+                gen.close()
+                return None
+
+    # --- effects --------------------------------------------------------------------------
+
+    def perform(self, eff, actor: str, owner: WorkerProc | None):
+        if isinstance(eff, fx.Statement):
+            return (yield from self.statement(eff, actor))
+        if isinstance(eff, fx.Now):
+            return self.env.now
+        if isinstance(eff, fx.Sleep):
+            yield self.wait(eff.seconds)
+            return None
+        if isinstance(eff, fx.Note):
+            self.record(actor, eff.kind, **eff.fields)
+            return None
+        if isinstance(eff, fx.Parallel):
+            procs = [self.env.process(self.one(e, actor, owner)) for e in eff.effects]
+            yield self.env.all_of(procs)
+            return [p.value for p in procs]
+        if isinstance(eff, fx.Spawn):
+            return self.start(eff.program, actor, owner)
+        if isinstance(eff, fx.Join):
+            pending = [h for h in eff.handles if h.is_alive]
+            if not pending:
+                return True
+            done = self.env.all_of(pending)
+            if eff.timeout is None:
+                yield done
+            else:
+                yield done | self.env.timeout(eff.timeout)
+            return all(not h.is_alive for h in eff.handles)
+        if isinstance(eff, fx.Cancel):
+            for h in eff.handles:
+                if h.is_alive:
+                    h.interrupt("cancel")
+            return None
+        if isinstance(eff, fx.SpawnWorker):
+            self.spawn_worker(eff, actor)
+            return None
+        if isinstance(eff, fx.LiveWorkers):
+            return sum(not p.exited for p in self.procs.values())
+        if isinstance(eff, fx.TerminateWorkers):
+            for p in self.procs.values():
+                if not p.exited:
+                    p.process.interrupt("SIGTERM")
+            return None
+        raise TypeError(f"{actor} yielded {eff!r}, which is not an effect")
+
+    def one(self, eff, actor, owner):
+        return (yield from self.perform(eff, actor, owner))
+
+    def statement(self, eff: fx.Statement, actor: str):
+        op = eff.op
+        self.counts[op] = self.counts.get(op, 0) + 1
+        lat = self.latency.sample(op, self.src)
+        if op == "benchmark":
+            start, tag = self.env.now, eff.conn.tag
+            yield self.wait(lat)
+            return fx.QueryResult(start, self.env.now, tag)
+        self.next_op_id += 1
+        op_id = self.next_op_id
+        self.record(actor, "invoke", op=op, id=op_id, args=_args(eff))
+        yield self.wait(lat / 2)
+        result, records = self.apply(eff, actor, op_id)
+        for rec in records:
+            self.trace.write({"t": self.env.now, "actor": actor, **rec})
+        yield self.wait(lat / 2)
+        self.record(actor, "ok", op=op, id=op_id, value=_summary(result))
+        return result
+
+    def apply(self, eff: fx.Statement, actor: str, op_id: int):
+        """The statement's meaning at the instant it takes effect."""
+        now, t = self.env.now, self.tables
+        if isinstance(eff, fx.CreateRun):
+            return t.create_run(now, eff, actor, op_id)
+        if isinstance(eff, fx.WriteRunStatus):
+            return t.write_run_status(now, eff, actor, op_id)
+        if isinstance(eff, fx.InsertEvent):
+            return t.insert_event(now, eff, actor, op_id)
+        if isinstance(eff, fx.MergeHeartbeat):
+            stamp = now + self.worker_clock_offset_s(eff.worker_id)
+            return t.merge_heartbeat(now, eff, stamp)
+        if isinstance(eff, fx.Connect):
+            conn = SimConnection(eff.conn_id, eff.worker_id, eff.tag)
+            return conn, [{"kind": "conn", "worker": eff.worker_id, "conn": eff.conn_id,
+                           "action": "created", "tag": eff.tag}]
+        if isinstance(eff, fx.SetQueryTag):
+            eff.conn.tag = eff.tag
+            return None, [{"kind": "conn", "worker": eff.worker_id, "conn": eff.conn.conn_id,
+                           "action": "altered", "tag": eff.tag}]
+        if isinstance(eff, (fx.Setup, fx.Enrich)):
+            return None, []
+        handler = getattr(t, eff.op)
+        return handler(now, eff)
+
+    # --- worker processes -----------------------------------------------------------------
+
+    def spawn_worker(self, eff: fx.SpawnWorker, actor: str) -> None:
+        wp = WorkerProc(eff.worker_id)
+        self.procs[eff.worker_id] = wp
+        self.record(actor, "proc", worker=eff.worker_id, action="spawn")
+        wp.process = self.env.process(self.worker_life(wp, eff))
+
+    def worker_life(self, wp: WorkerProc, eff: fx.SpawnWorker):
+        code = None
+        try:
+            yield self.wait(self.latency.sample("proc_start", self.src))
+            program = self.worker_program(eff.worker_id, eff.group_id, eff.group_count)
+            main = self.start(program, eff.worker_id)
+            try:
+                code = yield main
+            except simpy.Interrupt:
+                main.interrupt("SIGTERM")
+                code = -15
+        except simpy.Interrupt:
+            code = -15
+        for task in wp.tasks:
+            if task.is_alive:
+                task.interrupt("SIGTERM")
+        wp.exited = True
+        self.record("driver", "proc", worker=wp.worker_id, action="exit", code=code)
+
+
+def _args(eff) -> dict:
+    out = {}
+    for k, v in vars(eff).items() if hasattr(eff, "__dict__") else ():
+        if k in ("run_id", "conn"):
+            continue
+        if isinstance(v, fx.Guard):
+            v = v.as_dict()
+        out[k] = v
+    return out
+
+
+def _summary(result) -> Any:
+    if result is None or isinstance(result, (bool, int, float, str)):
+        return result
+    if isinstance(result, fx.RunRow):
+        return {"status": result.status, "phase": result.phase}
+    if isinstance(result, fx.HeartbeatCounts):
+        return {"ready": result.ready, "dead": result.dead, "registered": result.registered}
+    if isinstance(result, tuple) and all(hasattr(e, "seq") for e in result):
+        return [e.seq for e in result]
+    if isinstance(result, SimConnection):
+        return result.conn_id
+    if isinstance(result, tuple):
+        return list(result)
+    return str(result)

@@ -1,0 +1,100 @@
+"""One simulated run: wire actors, tables, latencies and a seed together; return the trace."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import IO
+
+import simpy
+
+from protocol.actors.common import OrchestratorState
+from protocol.actors.orchestrator import orchestrator
+from protocol.actors.tasks import ALTER_PARALLELISM
+from protocol.actors.user_stop import user_stop
+from protocol.actors.worker import worker
+from protocol.bounds import bounds
+from protocol.config import RunConfig
+from protocol.variants import Switches, as_dict
+from protocol.trace import TraceWriter
+from sim.interpreter import SimDriver
+from sim.latency import LatencyModel, NumpySource, RandomSource
+from sim.tables import Tables
+
+
+@dataclass(frozen=True)
+class SimSettings:
+    latency: LatencyModel
+    tz_offset_s: float = 0.0  # database session time zone vs UTC (§7.3)
+    worker_clock_offset_s: float = 0.0  # every worker's wall clock vs the database's
+    visibility_lag_s: float = 0.0  # cross-session staleness of committed rows
+    strict_transitions: bool = False
+
+
+@dataclass
+class SimResult:
+    run_id: str
+    seed: int | None
+    records: list[dict]
+    status: str
+    phase: str
+    sim_time_s: float
+    wall_s: float
+    statements: dict[str, int] = field(default_factory=dict)
+
+
+def header(cfg: RunConfig, sw: Switches, variant: str, settings: SimSettings, seed,
+           run_id: str, scenario: dict | None) -> dict:
+    lat = settings.latency
+    L = lat.control_bound() + settings.visibility_lag_s
+    Q = lat.of("benchmark").upper() + cfg.think_time_s
+    alters = math.ceil(cfg.connections_per_worker / ALTER_PARALLELISM)
+    hook_s = alters * lat.of("alter_tag").upper()
+    batches = math.ceil(cfg.connections_per_worker / sw.pool_parallel_creates)
+    spawn_s = (lat.of("proc_start").upper() + batches * lat.of("connect").upper()
+               + lat.of("setup").upper())
+    params = bounds(cfg, L, Q, hook_s, spawn_s)
+    params["test_id_prefix"] = run_id
+    return {"t": 0.0, "actor": "phaselab", "kind": "run", "run_id": run_id, "seed": seed,
+            "variant": variant, "switches": as_dict(sw), "world": "sim", "params": params,
+            "scenario": scenario or {}}
+
+
+def simulate(cfg: RunConfig, sw: Switches, settings: SimSettings, seed: int | None = 0,
+             variant: str = "custom", source: RandomSource | None = None,
+             sink: IO[str] | None = None, keep: bool = True,
+             scenario: dict | None = None, run_id: str | None = None) -> SimResult:
+    """Run one seeded simulation to its end (or the configuration's deadline)."""
+    wall0 = time.perf_counter()
+    run_id = run_id or f"run-{seed}"
+    src = source if source is not None else NumpySource(seed or 0)
+    trace = TraceWriter(sink, keep=keep)
+    trace.write(header(cfg, sw, variant, settings, seed, run_id, scenario))
+    env = simpy.Environment()
+    tables = Tables(settings.tz_offset_s, settings.visibility_lag_s,
+                    settings.strict_transitions)
+    st = OrchestratorState(run_id, cfg, sw)
+
+    def worker_program(worker_id: str, group: int, count: int):
+        return worker(cfg, sw, run_id, worker_id, group, count)
+
+    driver = SimDriver(env, tables, settings.latency, src, trace, worker_program,
+                       lambda w: settings.worker_clock_offset_s)
+    orch = driver.start(orchestrator(st), "orchestrator")
+    if cfg.user_stop_at_s >= 0:
+        driver.start(user_stop(st, cfg.user_stop_at_s), "user")
+
+    def everything_done():
+        yield orch
+        while any(not p.exited for p in driver.procs.values()):
+            yield env.timeout(1.0)
+
+    done = env.process(everything_done())
+    deadline = cfg.derived_deadline_s()
+    env.run(until=done | env.timeout(deadline))
+    run = tables.run or {}
+    reason = "finished" if done.triggered else "deadline"
+    trace.write({"t": env.now, "actor": "driver", "kind": "run_end",
+                 "status": run.get("STATUS"), "phase": run.get("PHASE"), "reason": reason})
+    return SimResult(run_id, seed, trace.records, run.get("STATUS"), run.get("PHASE"),
+                     env.now, time.perf_counter() - wall0, dict(driver.counts))
