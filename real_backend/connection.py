@@ -1,0 +1,194 @@
+"""Opening connections with the unmodified snowflake-connector-python, to either backend.
+
+A `ConnSpec` names a backend and holds only non-secret connect options, so it can be written
+to a worker's JSON config; secrets (password, private key passphrase) are read from the
+environment by each process at connect time and never stored, logged or put in an error.
+
+QUERY_TAG: set at connect through session_parameters; switched with ALTER SESSION. The
+embedded backend answers "not implemented" to that ALTER SESSION, so its sessions get a
+fakesnow `nop_regexes` entry that turns it into a successful no-op round-trip. The embedded
+server cannot report tags, so every connection tracks its tag client-side and the trace is
+the record of tags.
+"""
+from __future__ import annotations
+
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from .identifiers import validate_identifier
+from .sql import SqlText
+
+LOGIN_TIMEOUT_S = 30
+NETWORK_TIMEOUT_S = 60
+# fakesnow matches these (case-insensitive) before parsing: the statement succeeds, does nothing.
+EMBEDDED_NOP_REGEXES = [r"^\s*ALTER\s+SESSION\s+SET\s+QUERY_TAG\b"]
+SECRET_ENV = ("SNOWFLAKE_PASSWORD", "SNOWFLAKE_PRIVATE_KEY_FILE_PWD", "SNOWFLAKE_PRIVATE_KEY",
+              "SNOWFLAKE_TOKEN")
+_ENV_KEYS = {"account": "SNOWFLAKE_ACCOUNT", "user": "SNOWFLAKE_USER", "role": "SNOWFLAKE_ROLE",
+             "warehouse": "SNOWFLAKE_WAREHOUSE", "database": "SNOWFLAKE_DATABASE",
+             "authenticator": "SNOWFLAKE_AUTHENTICATOR",
+             "private_key_file": "SNOWFLAKE_PRIVATE_KEY_FILE"}
+
+# --- redaction ------------------------------------------------------------------------------
+
+_PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)",
+                  re.S)
+_KV = re.compile(r"""(?ix)(
+        (?:password|passwd|pwd|private_key(?:_file_pwd)?|passphrase|token|secret)
+        ["']?\s*[:=]\s*)
+        ("[^"]*"|'[^']*'|[^\s,;&}\)]+)""")
+REDACTED = "***"
+
+
+def redact(text: object, secrets: Iterable[str | bytes | None] = ()) -> str:
+    """`text` with every given secret value, PEM private key and password-like key=value
+    replaced by ***. Known secrets from the environment are always included."""
+    s = str(text)
+    values = [v.decode() if isinstance(v, bytes) else v for v in secrets]
+    values += [os.environ.get(k) for k in SECRET_ENV]
+    for v in sorted({v for v in values if v and len(v) >= 3}, key=len, reverse=True):
+        s = s.replace(v, REDACTED)
+    s = _PEM.sub(REDACTED, s)
+    return _KV.sub(lambda m: m.group(1) + REDACTED, s)
+
+
+class ConnectError(RuntimeError):
+    """A connection could not be opened; the message says where to and why, never a secret."""
+
+
+# --- specs ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConnSpec:
+    backend: str  # "embedded" | "snowflake"
+    options: dict = field(default_factory=dict)  # non-secret connect kwargs
+    connection_name: str | None = None  # a connections.toml entry (snowflake only)
+
+    def to_json(self) -> dict:
+        return {"backend": self.backend, "options": dict(self.options),
+                "connection_name": self.connection_name}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "ConnSpec":
+        return cls(d["backend"], dict(d.get("options") or {}), d.get("connection_name"))
+
+    def where(self) -> str:
+        o = self.options
+        if self.backend == "embedded":
+            return f"embedded server at {o.get('host')}:{o.get('port')}"
+        if self.connection_name:
+            return f"Snowflake connection {self.connection_name!r}"
+        return f"Snowflake account {o.get('account')!r} as user {o.get('user')!r}"
+
+
+def embedded_spec(server_kwargs: dict) -> ConnSpec:
+    allowed = ("host", "port", "protocol", "account", "user", "password", "database")
+    return ConnSpec("embedded", {k: server_kwargs[k] for k in allowed if k in server_kwargs})
+
+
+def snowflake_spec(connection_name: str | None = None, env: dict | None = None) -> ConnSpec:
+    """From SNOWFLAKE_* variables, or a named connections.toml entry (then env adds nothing)."""
+    if connection_name:
+        return ConnSpec("snowflake", {}, connection_name)
+    env = os.environ if env is None else env
+    opts = {k: env[v] for k, v in _ENV_KEYS.items() if env.get(v)}
+    missing = [v for k, v in _ENV_KEYS.items() if k in ("account", "user") and k not in opts]
+    if missing:
+        raise ConnectError(f"Snowflake backend needs {', '.join(missing)} (or a connection_name)")
+    if opts.get("warehouse"):
+        validate_identifier(opts["warehouse"], "SNOWFLAKE_WAREHOUSE")
+    if opts.get("database"):
+        validate_identifier(opts["database"], "SNOWFLAKE_DATABASE")
+    return ConnSpec("snowflake", opts)
+
+
+def _secret_kwargs(spec: ConnSpec) -> dict:
+    if spec.backend != "snowflake" or spec.connection_name:
+        return {}
+    out = {}
+    if os.environ.get("SNOWFLAKE_PASSWORD"):
+        out["password"] = os.environ["SNOWFLAKE_PASSWORD"]
+    if os.environ.get("SNOWFLAKE_PRIVATE_KEY_FILE_PWD"):
+        out["private_key_file_pwd"] = os.environ["SNOWFLAKE_PRIVATE_KEY_FILE_PWD"]
+    return out
+
+
+# --- connections ----------------------------------------------------------------------------
+
+
+class TaggedConnection:
+    """A connector connection plus its client-side QUERY_TAG (the embedded server forgets it)."""
+
+    def __init__(self, conn: Any, tag: str | None, backend: str):
+        self.conn, self.tag, self.backend = conn, tag, backend
+        self.lock = threading.Lock()  # serialises set_tag against itself, not against queries
+
+    def execute(self, text: str, params: tuple = ()) -> Any:
+        cur = self.conn.cursor()
+        try:
+            cur.execute(text, params or None)
+            return cur
+        except BaseException:
+            cur.close()
+            raise
+
+    def set_tag(self, tag: str) -> None:
+        with self.lock:
+            self.execute(SqlText.alter_tag(tag).text).close()
+            self.tag = tag
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except Exception:
+            pass
+
+
+def open_connection(spec: ConnSpec, *, query_tag: str | None = None, schema: str | None = None,
+                    login_timeout: int = LOGIN_TIMEOUT_S,
+                    network_timeout: int = NETWORK_TIMEOUT_S) -> TaggedConnection:
+    import snowflake.connector
+
+    session: dict[str, Any] = {}
+    if query_tag is not None:
+        SqlText.alter_tag(query_tag)  # validates the tag the same way as a later ALTER
+        session["QUERY_TAG"] = query_tag
+    kwargs: dict[str, Any] = {"paramstyle": "qmark", "login_timeout": int(login_timeout),
+                              "network_timeout": int(network_timeout),
+                              "session_parameters": session}
+    if spec.backend == "embedded":
+        session["nop_regexes"] = EMBEDDED_NOP_REGEXES
+        kwargs.update(spec.options)
+    elif spec.backend == "snowflake":
+        if spec.connection_name:
+            kwargs["connection_name"] = spec.connection_name
+        kwargs.update(spec.options)
+        kwargs.update(_secret_kwargs(spec))
+    else:
+        raise ValueError(f"unknown backend {spec.backend!r}; allowed: embedded, snowflake")
+    if schema is not None:
+        kwargs["schema"] = validate_identifier(schema, "schema")
+    secrets = [kwargs.get("password"), kwargs.get("private_key_file_pwd")]
+    try:
+        conn = snowflake.connector.connect(**kwargs)
+    except Exception as exc:  # re-raised without the original: its repr may hold secrets
+        raise ConnectError(f"could not connect to {spec.where()}: "
+                           f"{type(exc).__name__}: {redact(exc, secrets)}") from None
+    return TaggedConnection(conn, query_tag, spec.backend)
+
+
+def create_run_schema(tc: TaggedConnection, sql: SqlText, fill_rows: int | None = None) -> None:
+    """Per-run schema: CREATE SCHEMA, the control tables and a filled BENCHMARK table."""
+    for q in [sql.create_schema(), sql.use_schema(), *sql.ddl()]:
+        tc.execute(q.text, q.params).close()
+    q = sql.fill_benchmark() if fill_rows is None else sql.fill_benchmark(fill_rows)
+    tc.execute(q.text, q.params).close()
+
+
+def drop_run_schema(tc: TaggedConnection, sql: SqlText) -> None:
+    q = sql.drop_schema()
+    tc.execute(q.text, q.params).close()
