@@ -160,7 +160,7 @@ class RealDriver:
             except StopIteration as stop:
                 return stop.value
             send, throw = None, None
-            if task.cancel.is_set():
+            if task.cancel.is_set():  # boundary before the effect
                 gen.close()
                 raise Cancelled(task.name)
             try:
@@ -170,6 +170,9 @@ class RealDriver:
             except BaseException:
                 gen.close()
                 raise
+            if task.cancel.is_set():  # and after it: a cancelled task never resumes
+                gen.close()
+                raise Cancelled(task.name)
 
     def _perform(self, e: Any, task: _Task) -> Any:
         if isinstance(e, fx.Statement):
