@@ -140,3 +140,78 @@ class Trace:
             if r["worker"] not in ids:
                 ids.append(r["worker"])
         return ids
+
+    # --- helpers for checkers (added with protocol/checks) -------------------------------
+
+    def by_worker(self, kind: str) -> dict[str, list[dict]]:
+        """Records of one kind grouped by their `worker` field (actor when absent), in order."""
+        out: dict[str, list[dict]] = {}
+        for r in self.of(kind):
+            out.setdefault(r.get("worker") or r.get("actor"), []).append(r)
+        return out
+
+    def end_t(self) -> float:
+        """The run-clock time of the last record (how far the trace reaches)."""
+        return max((r.get("t", 0.0) for r in self.records), default=0.0)
+
+    def status_chain(self) -> list[dict]:
+        """Every status_write that applied or may have applied, in commit order.
+
+        Like matched_status_writes() but aware of unknown outcomes: a write whose `matched` is
+        null (an `info` statement) may or may not have applied. Each returned record gets
+        `befores` (every (status, phase) dict the row may have had just before), `before`
+        (the one given by the driver, else the chain of certain writes), `after` and
+        `certain` (False for a maybe-applied write)."""
+        out = []
+        states: set[tuple] = {(None, None)}
+        sure = (None, None)
+        for r in self.of("status_write"):
+            m = r.get("matched")
+            if m is False:
+                continue
+            given = r.get("before")
+            if given is not None:
+                cands = [(given.get("status"), given.get("phase"))]
+            else:
+                cands = sorted(states, key=repr)
+            a = r.get("after") or {}
+            afters = {(a.get("status", b[0]), a.get("phase", b[1])) for b in cands}
+            before = (given.get("status"), given.get("phase")) if given is not None else sure
+            after = (a.get("status", before[0]), a.get("phase", before[1]))
+            certain = m is not None
+            if certain:
+                states, sure = afters, after
+            else:
+                states = states | afters
+            out.append({**r, "before": {"status": before[0], "phase": before[1]},
+                        "after": {"status": after[0], "phase": after[1]},
+                        "befores": [{"status": s, "phase": p} for s, p in cands],
+                        "certain": certain})
+        return out
+
+    def statuses_at(self, t: float) -> set:
+        """The STATUS values the run row may have had at run-clock `t` (after writes at <= t)."""
+        states: set = {None}
+        for r in self.status_chain():
+            if r["t"] > t:
+                break
+            s = r["after"]["status"]
+            states = {s} if r["certain"] else states | {s}
+        return states
+
+    def measurement_write(self) -> dict | None:
+        """The first applied write whose PHASE becomes MEASUREMENT (measurement starts)."""
+        return self.first_write(phase="MEASUREMENT")
+
+    def main_loop_entry(self, worker: str) -> float | None:
+        """t_k: when `worker` entered its main loop (its first `main_loop` marker)."""
+        for r in self.of("marker"):
+            if r.get("worker") == worker and r.get("name") == "main_loop":
+                return r["t"]
+        return None
+
+    def uncertain_ops(self, op: str) -> list[dict]:
+        """`invoke` records of statement kind `op` whose outcome is `info` or never came."""
+        done = {r.get("id"): r["kind"] for r in self.of("ok", "fail", "info")}
+        return [r for r in self.of("invoke")
+                if r.get("op") == op and done.get(r.get("id"), "info") == "info"]

@@ -1,0 +1,158 @@
+"""The checker API: a Violation, a registry decorator and small helpers shared by checkers.
+
+A checker is a function `(trace) -> Iterable[Violation]` registered under a property id of
+invariants.md. Checkers are pure: they read the trace and nothing else.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable, Iterable
+
+from protocol.events import Event
+from protocol.trace import Trace
+
+TOL = 1e-6  # float tolerance on every time comparison
+
+CheckFn = Callable[[Trace], Iterable["Violation"]]
+REGISTRY: dict[str, CheckFn] = {}
+
+
+@dataclass(frozen=True)
+class Violation:
+    property_id: str
+    message: str
+    records: tuple = ()  # the few trace records that prove it
+
+    def __str__(self) -> str:
+        return f"[{self.property_id}] {self.message}"
+
+
+def checker(property_id: str) -> Callable[[CheckFn], CheckFn]:
+    """Register `fn` as the checker of `property_id` (one checker per id)."""
+    def register(fn: CheckFn) -> CheckFn:
+        if property_id in REGISTRY:
+            raise ValueError(f"two checkers for {property_id}")
+        fn.property_id = property_id  # type: ignore[attr-defined]
+        REGISTRY[property_id] = fn
+        return fn
+    return register
+
+
+def ft(t: Any) -> str:
+    """A time for a message: t=12.300."""
+    return f"{t:.3f}" if isinstance(t, (int, float)) else str(t)
+
+
+def num(trace: Trace, name: str) -> float | None:
+    """A numeric header param, or None when the trace does not state it."""
+    v = trace.param(name)
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def nums(trace: Trace, *names: str) -> list[float] | None:
+    """Several numeric params, or None if any is missing (the checker then stays silent)."""
+    vals = [num(trace, n) for n in names]
+    return None if any(v is None for v in vals) else vals  # type: ignore[return-value]
+
+
+def cols(write: dict) -> dict:
+    """A status_write's `set` columns with upper-case names."""
+    s = write.get("set") or {}
+    return {str(k).upper(): v for k, v in s.items()} if isinstance(s, dict) else {}
+
+
+def as_time(v: Any) -> float | None:
+    """A database timestamp (number of seconds or ISO text) as seconds, else None."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
+    return None
+
+
+def as_json(v: Any) -> Any:
+    """A JSON column that a driver may have recorded as text."""
+    if isinstance(v, str):
+        try:
+            return json.loads(v)
+        except ValueError:
+            return None
+    return v
+
+
+_GROUP = re.compile(r"worker-(\d+)$")
+
+
+def group_of(worker: str) -> int | None:
+    m = _GROUP.search(worker or "")
+    return int(m.group(1)) if m else None
+
+
+def event_of(emit: dict) -> Event:
+    """An event_emit record as an Event (scope inside the data, as the actors read it)."""
+    data = dict(emit.get("payload") or {})
+    if emit.get("scope") is not None:
+        data["scope"] = emit["scope"]
+    return Event(emit.get("seq"), emit.get("type"), data)
+
+
+def concerns(emit: dict, worker: str) -> bool:
+    """Whether an emitted event is for `worker` by its scope (Event.concerns)."""
+    return event_of(emit).concerns(worker, group_of(worker))
+
+
+def stop_reason(emit: dict) -> str | None:
+    return (emit.get("payload") or {}).get("reason")
+
+
+def hb_writer(hb: dict) -> str:
+    """`worker` or `orchestrator` (inferred from the actor when the field is missing)."""
+    w = hb.get("writer")
+    if w:
+        return w
+    return "orchestrator" if hb.get("actor") == "orchestrator" else "worker"
+
+
+def tag_phase(tag: Any) -> str | None:
+    """The X of a `...:phase=X` tag, or None."""
+    if not isinstance(tag, str) or ":phase=" not in tag:
+        return None
+    return tag.rsplit(":phase=", 1)[1]
+
+
+def epoch_at(hooks: list[dict], t: float) -> set[int]:
+    """The metrics epochs a worker may have at `t`, from its hooks (epoch 0 before any).
+    Within a hook's [start, end] both the old and new epoch are possible."""
+    cur = 0
+    for h in sorted(hooks, key=lambda h: h["t"]):
+        start = h.get("start", h["t"])
+        if t < start - TOL:
+            break
+        if t <= h["t"] + TOL:
+            return {cur, h.get("epoch", cur + 1)}
+        cur = h.get("epoch", cur + 1)
+    return {cur}
+
+
+def worker_started_in_measurement(trace: Trace, worker: str, t_meas: float | None) -> bool:
+    """A worker 'starts in MEASUREMENT' if its start-up state says MEASUREMENT, or its process
+    was spawned after the MEASUREMENT write was visible."""
+    for r in trace.of("worker_state"):
+        if r.get("worker") == worker and r.get("source") == "startup":
+            if r.get("phase") == "MEASUREMENT":
+                return True
+            break
+    if t_meas is None:
+        return False
+    for r in trace.of("proc"):
+        if r.get("worker") == worker and r.get("action") == "spawn":
+            return r["t"] >= t_meas - TOL
+    return False

@@ -1,0 +1,279 @@
+"""Group C: worker lifecycle and liveness (invariants.md ids 16-22)."""
+from __future__ import annotations
+
+from typing import Iterator
+
+from protocol.events import STOP
+from protocol.phases import (CANCELLING, COMPLETED, HB_COMPLETED, HB_DEAD, HB_FINAL,
+                             HB_INITIALIZING, HB_READY, HB_STALE, HEARTBEAT_NEXT, P_COMPLETED,
+                             PROCESSING, RUNNING, STARTING, STOPPING, TERMINAL, FAILED, CANCELLED)
+from protocol.trace import Trace
+
+from .base import TOL, Violation, checker, ft, hb_writer, num, nums
+
+
+def _own(hbs: list[dict]) -> list[dict]:
+    return [h for h in hbs if hb_writer(h) == "worker"]
+
+
+def _exit(trace: Trace, k: str) -> dict | None:
+    return next((p for p in trace.of("proc") if p.get("worker") == k and p.get("action") == "exit"), None)
+
+
+def _spawn(trace: Trace, k: str) -> dict | None:
+    return next((p for p in trace.of("proc") if p.get("worker") == k and p.get("action") == "spawn"), None)
+
+
+@checker("HB-GRAMMAR")
+def hb_grammar(trace: Trace) -> Iterator[Violation]:
+    """A worker's own heartbeat statuses follow phases.HEARTBEAT_NEXT (STARTING INITIALIZING?
+    READY+ (RUNNING+ DRAINING?)? (COMPLETED|DEAD), DEAD after any prefix); orchestrator
+    writes may only be STALE or DEAD. The word must be complete (end in COMPLETED/DEAD) for a
+    worker whose process exited with code 0 (it ran its exit sequence); a killed or crashed
+    worker may leave a prefix (LIVE-WORKER-EXIT judges those)."""
+    for k, hbs in trace.by_worker("heartbeat").items():
+        state, word = None, []
+        for h in hbs:
+            st = h.get("status")
+            if hb_writer(h) == "orchestrator":
+                if st not in (HB_STALE, HB_DEAD):
+                    yield Violation("HB-GRAMMAR", f"orchestrator wrote heartbeat status {st} for {k} "
+                                    f"at t={ft(h['t'])}; only STALE or DEAD are its to write", (h,))
+                continue
+            if st not in HEARTBEAT_NEXT.get(state, frozenset()):
+                yield Violation("HB-GRAMMAR", f"{k} wrote heartbeat {st} after {state} at t={ft(h['t'])} "
+                                f"(its statuses so far: {' '.join(word) or 'none'})", (h,))
+            word.append(st)
+            state = st
+        ex = _exit(trace, k)
+        if ex is not None and ex.get("code") == 0 and word and state not in HB_FINAL:
+            yield Violation("HB-GRAMMAR", f"{k} exited with code 0 at t={ft(ex['t'])} but its last own "
+                            f"heartbeat is {state}, not COMPLETED or DEAD", (ex,))
+
+
+@checker("HB-READY-MEANS-READY")
+def hb_ready_means_ready(trace: Trace) -> Iterator[Violation]:
+    """At a worker's first READY: its pool holds at least its initial number of created
+    connections (the start-up worker_state target, else params.connections_per_worker), and
+    every `setup` it invoked succeeded. And no query started before the worker's first
+    target change (its initial target) runs on a connection created after READY."""
+    conns = trace.by_worker("conn")
+    queries = trace.by_worker("query")
+    states = trace.by_worker("worker_state")
+    ok_ids = {r.get("id") for r in trace.of("ok")}
+    for k, hbs in trace.by_worker("heartbeat").items():
+        ready = next((h for h in _own(hbs) if h.get("status") == HB_READY), None)
+        if ready is None:
+            continue
+        st = states.get(k, [])
+        start = next((s for s in st if s.get("source") == "startup"), None)
+        need = start.get("target") if start and start.get("target") is not None else num(trace, "connections_per_worker")
+        created = [c for c in conns.get(k, []) if c.get("action") == "created"]
+        before = {c.get("conn") for c in created if c["t"] <= ready["t"] + TOL}
+        if need is not None and (conns or queries) and len(before) < need:
+            yield Violation("HB-READY-MEANS-READY", f"{k} wrote READY at t={ft(ready['t'])} with "
+                            f"{len(before)} open connections, its initial number is {need:g}", (ready,))
+        for inv in trace.of("invoke"):
+            if inv.get("op") == "setup" and inv.get("actor") == k and inv["t"] <= ready["t"] + TOL \
+                    and inv.get("id") not in ok_ids:
+                yield Violation("HB-READY-MEANS-READY", f"{k} wrote READY at t={ft(ready['t'])} but its "
+                                f"setup (op {inv.get('id')}, t={ft(inv['t'])}) had not succeeded", (inv, ready))
+        change = next((s["t"] for s in st if s.get("source") not in ("startup", "wait", "main_entry")
+                       and s.get("target") is not None
+                       and start is not None and s.get("target") != start.get("target")), float("inf"))
+        late = {c.get("conn"): c for c in created if c["t"] > ready["t"] + TOL and c.get("conn") not in before}
+        for q in queries.get(k, []):
+            if q["start"] < change and q.get("conn") in late:
+                c = late[q.get("conn")]
+                yield Violation("HB-READY-MEANS-READY", f"{k}'s query at t={ft(q['start'])} for its initial "
+                                f"target ran on connection {q.get('conn')} created at t={ft(c['t'])}, after "
+                                f"READY at t={ft(ready['t'])}", (ready, c, q))
+                break
+
+
+@checker("HB-GAP")
+def hb_gap(trace: Trace) -> Iterator[Violation]:
+    """Consecutive own heartbeats of a worker are less than stale_s apart (run clock), from its
+    first to its final one, whatever it is doing in between."""
+    stale = num(trace, "stale_s")
+    if stale is None:
+        return
+    for k, hbs in trace.by_worker("heartbeat").items():
+        own = _own(hbs)
+        for a, b in zip(own, own[1:]):
+            if b["t"] - a["t"] >= stale - TOL:
+                yield Violation("HB-GAP", f"{k} wrote no heartbeat for {b['t'] - a['t']:.3f} s, from "
+                                f"{a.get('status')} at t={ft(a['t'])} to {b.get('status')} at t={ft(b['t'])} "
+                                f"(STALE limit {stale:g} s)", (a, b))
+
+
+@checker("HB-NO-FALSE-DEAD")
+def hb_no_false_dead(trace: Trace) -> Iterator[Violation]:
+    """An orchestrator STALE/DEAD mark is false if the worker's true heartbeat age at the mark
+    (run clock, from its last own heartbeat's commit) is below the limit (stale_s / dead_s)
+    by more than L + clock_eps_s (0 unless stated), or if the worker had already written its
+    final COMPLETED. This is stronger than the 1 s-cadence premise of the property: any mark of
+    a fresher row means the computed age mixed clocks or time zones."""
+    p = nums(trace, "stale_s", "dead_s", "L")
+    if p is None:
+        return
+    stale, dead, L = p
+    eps = num(trace, "clock_eps_s") or 0.0
+    for k, hbs in trace.by_worker("heartbeat").items():
+        for m in hbs:
+            if hb_writer(m) != "orchestrator" or m.get("status") not in (HB_STALE, HB_DEAD):
+                continue
+            prev = [h for h in _own(hbs) if h["t"] <= m["t"] + TOL]
+            if not prev:
+                continue
+            last = prev[-1]
+            limit = stale if m.get("status") == HB_STALE else dead
+            age = m["t"] - last["t"]
+            if last.get("status") == HB_COMPLETED:
+                yield Violation("HB-NO-FALSE-DEAD", f"orchestrator marked {k} {m.get('status')} at "
+                                f"t={ft(m['t'])} after it completed (COMPLETED at t={ft(last['t'])})", (last, m))
+            elif age < limit - L - eps - TOL:
+                yield Violation("HB-NO-FALSE-DEAD", f"orchestrator marked {k} {m.get('status')} at "
+                                f"t={ft(m['t'])} (computed age {m.get('age')}) but its last heartbeat was "
+                                f"at t={ft(last['t'])}, true age {age:.3f} s < limit {limit:g} s", (last, m))
+
+
+@checker("HB-DEAD-DETECTION")
+def hb_dead_detection(trace: Trace) -> Iterator[Violation]:
+    """A worker whose own heartbeats stop at t without a final COMPLETED/DEAD is marked DEAD by
+    the orchestrator by t + dead_s + health_refresh_s (2 s unless stated) + P + L, unless the run
+    was terminal by then or the trace ends first. After an orchestrator DEAD mark made while
+    STATUS was (for sure) STARTING or RUNNING, FAILED is written within P, unless a CANCELLING /
+    CANCELLED write got there first. (A worker's own DEAD leading to FAILED is not checked.)"""
+    p = nums(trace, "dead_s", "P", "L")
+    if p is None:
+        return
+    dead, P, L = p
+    refresh = num(trace, "health_refresh_s")
+    refresh = 2.0 if refresh is None else refresh
+    end = trace.end_t()
+    chain = [w for w in trace.status_chain() if w["certain"]]
+    for k, hbs in trace.by_worker("heartbeat").items():
+        own = _own(hbs)
+        marks = [h for h in hbs if hb_writer(h) == "orchestrator" and h.get("status") == HB_DEAD]
+        if own and own[-1].get("status") not in HB_FINAL:
+            dl = own[-1]["t"] + dead + refresh + P + L
+            if dl <= end and not (trace.statuses_at(dl) <= TERMINAL) and \
+                    not any(m["t"] <= dl + TOL for m in marks if m["t"] >= own[-1]["t"]):
+                yield Violation("HB-DEAD-DETECTION", f"{k}'s last heartbeat was at t={ft(own[-1]['t'])} "
+                                f"({own[-1].get('status')}) and it was not marked DEAD by t={ft(dl)}", (own[-1],))
+        for m in marks[:1]:
+            if not trace.statuses_at(m["t"]) <= {STARTING, RUNNING} or m["t"] + P > end:
+                continue
+            after = [w for w in chain if m["t"] - TOL <= w["t"] <= m["t"] + P + TOL]
+            if not any(w["after"]["status"] in (FAILED, CANCELLING, CANCELLED) for w in after):
+                yield Violation("HB-DEAD-DETECTION", f"{k} was marked DEAD at t={ft(m['t'])} while the run "
+                                f"was {'/'.join(map(str, trace.statuses_at(m['t'])))}, but FAILED was not "
+                                f"written by t={ft(m['t'] + P)}", (m,))
+
+
+@checker("LIVE-WORKER-EXIT")
+def live_worker_exit(trace: Trace) -> Iterator[Violation]:
+    """Every worker process (spawned, or known from params/heartbeats) has an exit record, and
+    it exits within D + F + kill_s (0 unless stated) after the first of: a visible STOP, a
+    terminal STATUS, its own DEAD heartbeat (or its spawn, if later). A missing exit is a
+    violation when the driver finished the run normally or the bound has passed."""
+    p = nums(trace, "D", "F")
+    if p is None:
+        return
+    bound = p[0] + p[1] + (num(trace, "kill_s") or 0.0)
+    end = trace.end_t()
+    run_end = next(iter(trace.of("run_end")), None)
+    stops = [e["t"] for e in trace.of("event_emit") if e.get("type") == STOP]
+    term = [w["t"] for w in trace.status_chain() if w["certain"] and w["after"]["status"] in TERMINAL]
+    hbs = trace.by_worker("heartbeat")
+    workers = list(trace.workers()) + [k for k in hbs if k not in trace.workers()]
+    for k in workers:
+        sp, ex = _spawn(trace, k), _exit(trace, k)
+        if sp is None and k not in hbs:
+            continue  # never started
+        own_dead = [h["t"] for h in _own(hbs.get(k, [])) if h.get("status") == HB_DEAD]
+        trig = min(stops[:1] + term[:1] + own_dead[:1], default=None)
+        if trig is not None and sp is not None:
+            trig = max(trig, sp["t"])
+        if ex is None:
+            if (run_end is not None and run_end.get("reason") == "finished") or \
+                    (trig is not None and end > trig + bound + TOL):
+                yield Violation("LIVE-WORKER-EXIT", f"{k}'s process never exited (trace ends t={ft(end)}"
+                                + (f", exit due by t={ft(trig + bound)})" if trig is not None else ")"),
+                                tuple(r for r in (sp, run_end) if r))
+            continue
+        if trig is not None and ex["t"] > trig + bound + TOL:
+            yield Violation("LIVE-WORKER-EXIT", f"{k} exited at t={ft(ex['t'])}, more than D+F="
+                            f"{bound:g} s after its stop trigger at t={ft(trig)}", (ex,))
+
+
+@checker("LIVE-RUN-TERMINATES")
+def live_run_terminates(trace: Trace) -> Iterator[Violation]:
+    """A run that entered STARTING ends terminal, and a COMPLETED one with PHASE COMPLETED, if the
+    driver finished it (run_end reason 'finished'). Each stay is bounded, measured to the
+    leaving write or to the end of the trace: STARTING <= spawn_bound_s + pool init
+    (pool_init_bound_s, else the slowest INITIALIZING->next heartbeat seen) + ready_timeout_s + P;
+    RUNNING <= w + d + P (not checked in FIND_MAX: its bound needs ctrl_eval);
+    STOPPING/CANCELLING <= D + F + kill_s; PROCESSING <= enrichment_bound_s (240 s + one poll) + L.
+    API restarts are not visible in the trace and not treated apart."""
+    chain = [w for w in trace.status_chain() if w["certain"]]
+    if not any(w["after"]["status"] == STARTING for w in chain):
+        return
+    end = trace.end_t()
+    P, L, D, F = (num(trace, n) for n in ("P", "L", "D", "F"))
+    kill = num(trace, "kill_s") or 0.0
+    pool = num(trace, "pool_init_bound_s")
+    if pool is None:
+        pool = 0.0
+        for hbs in trace.by_worker("heartbeat").values():
+            own = _own(hbs)
+            for a, b in zip(own, own[1:]):
+                if a.get("status") == HB_INITIALIZING:
+                    pool = max(pool, b["t"] - a["t"])
+    bounds: dict[str, float | None] = {}
+    sp, rt = num(trace, "spawn_bound_s"), num(trace, "ready_timeout_s")
+    if None not in (sp, rt, P):
+        bounds[STARTING] = sp + pool + rt + P
+    mode = str((trace.header.get("scenario") or {}).get("load_mode", "")).upper()
+    w_s, d_s = num(trace, "warmup_s"), num(trace, "duration_s")
+    if None not in (w_s, d_s, P) and mode != "FIND_MAX":
+        bounds[RUNNING] = w_s + d_s + P
+    if None not in (D, F):
+        bounds[STOPPING] = bounds[CANCELLING] = D + F + kill
+    eb = num(trace, "enrichment_bound_s")
+    if None not in (eb, L):
+        bounds[PROCESSING] = eb + L
+    stays: list[tuple[str, dict, dict | None]] = []
+    cur: tuple[str, dict] | None = None
+    for w in chain:
+        s = w["after"]["status"]
+        if cur is None or s != cur[0]:
+            if cur is not None:
+                stays.append((cur[0], cur[1], w))
+            cur = (s, w)
+    if cur is not None:
+        stays.append((cur[0], cur[1], None))
+    proc = next((w for w in chain if w["after"]["phase"] == PROCESSING), None)
+    if proc is not None:
+        done = next((w for w in chain if w["t"] >= proc["t"] and w["after"]["phase"] == P_COMPLETED), None)
+        stays.append((PROCESSING, proc, done))
+    for name, a, b in stays:
+        lim = bounds.get(name)
+        if lim is None:
+            continue
+        t_out = b["t"] if b else end
+        if t_out - a["t"] > lim + TOL:
+            left = f"left at t={ft(b['t'])}" if b else f"still there when the trace ends at t={ft(end)}"
+            yield Violation("LIVE-RUN-TERMINATES", f"run stayed in {name} for {t_out - a['t']:.3f} s "
+                            f"(entered t={ft(a['t'])}, {left}); bound {lim:g} s",
+                            tuple(r for r in (a, b) if r))
+    run_end = next(iter(trace.of("run_end")), None)
+    last = chain[-1]["after"]
+    if run_end is not None and run_end.get("reason") == "finished":
+        if last["status"] not in TERMINAL:
+            yield Violation("LIVE-RUN-TERMINATES", f"run finished at t={ft(run_end['t'])} in STATUS "
+                            f"{last['status']}, not terminal", (chain[-1], run_end))
+        elif last["status"] == COMPLETED and last["phase"] != P_COMPLETED:
+            yield Violation("LIVE-RUN-TERMINATES", f"run finished at t={ft(run_end['t'])} COMPLETED but "
+                            f"with PHASE {last['phase']!r}, not COMPLETED", (chain[-1], run_end))
