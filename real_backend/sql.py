@@ -187,9 +187,13 @@ class SqlText:
         return Q(text, (*params, e.run_id, *gparams))
 
     def read_back_times(self, run_id: str, columns: list[str]) -> Q:
-        """Database times of timestamp columns just written, as epoch seconds (one clock)."""
+        """Database times of timestamp columns just written, as Unix seconds. Computed as
+        now - age rather than the column's own epoch: a TIMESTAMP_NTZ filled from
+        CURRENT_TIMESTAMP() holds session-time-zone wall time, which EPOCH would misread as
+        UTC on Snowflake (the embedded backend is always UTC)."""
         cols = [c for c in columns if RUN_STATUS_SETTABLE.get(c) == "ts"]
-        exprs = ", ".join(f"DATE_PART(EPOCH_MILLISECOND, {c}) / 1000" for c in [*cols, "UPDATED_AT"])
+        now = "DATE_PART(EPOCH_MILLISECOND, CURRENT_TIMESTAMP()) / 1000"
+        exprs = ", ".join(f"{now} - {age_sql(c)}" for c in [*cols, "UPDATED_AT"])
         return Q(f"SELECT {exprs} FROM {self.t('RUN_STATUS')} WHERE RUN_ID = ?", (run_id,))
 
     def read_next_seq(self, e: fx.ReadNextSeq) -> Q:
