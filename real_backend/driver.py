@@ -7,8 +7,8 @@ statement is thrown into the actor as StatementFailed. Mapping:
   Sleep            a wait on the task's cancel flag (so Cancel interrupts a sleep)
   Statement        SQL (sql.py) on the task's control connection, opened lazily, one per
                    task; benchmark statements use the handle Connect returned
-  Parallel         a thread pool; results in order, a failed statement's result is its
-                   StatementFailed (not thrown, so the actor sees every outcome)
+  Parallel         a thread pool; results in order once all end, or the first
+                   StatementFailed thrown (as the simulation does)
   Spawn/Join       a thread running the sub-actor through this driver / waiting on them
   Cancel           cooperative: sets the tasks' flags, seen at their next effect boundary
   Note             a trace record {t, actor, kind: note.kind, **fields}
@@ -135,8 +135,8 @@ class RealDriver:
         with self._trace_lock:
             self.trace.write({"t": self.clock.now(), "actor": actor, "kind": kind, **fields_})
 
-    def _record_driver(self, kind: str, **fields_: Any) -> None:
-        self.record("driver", kind, **fields_)
+    def _record_driver(self, kind: str, actor: str = "driver", **fields_: Any) -> None:
+        self.record(actor, kind, **fields_)
 
     def _op_id(self) -> int:
         with self._id_lock:
@@ -196,7 +196,8 @@ class RealDriver:
                 h.cancel.set()
             return None
         if isinstance(e, fx.SpawnWorker):
-            return self._launcher().spawn(e.worker_id, e.group_id, e.group_count, e.group_id)
+            return self._launcher().spawn(e.worker_id, e.group_id, e.group_count, e.group_id,
+                                          task.actor)
         if isinstance(e, fx.LiveWorkers):
             return self._launcher().live()
         if isinstance(e, fx.TerminateWorkers):
@@ -209,6 +210,8 @@ class RealDriver:
         return self._workers
 
     def _parallel(self, e: fx.Parallel, task: _Task) -> list:
+        """All effects run to their end; then the first StatementFailed, if any, is thrown
+        (as in the simulation), else the results in order."""
         def one(eff):
             try:
                 return self._perform(eff, task)
@@ -217,7 +220,11 @@ class RealDriver:
         if not e.effects:
             return []
         with ThreadPoolExecutor(max_workers=min(16, len(e.effects))) as pool:
-            return list(pool.map(one, e.effects))
+            results = list(pool.map(one, e.effects))
+        for r in results:
+            if isinstance(r, fx.StatementFailed):
+                raise r
+        return results
 
     def _spawn(self, e: fx.Spawn, parent: _Task) -> TaskHandle:
         h = TaskHandle(e.name)

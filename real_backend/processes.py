@@ -26,14 +26,15 @@ class WorkerLauncher:
     def __init__(self, run_dir: str, base_config: dict, record: Callable[..., None]):
         self.run_dir = run_dir
         self.base_config = base_config
-        self.record = record  # record(kind, **fields), thread-safe, stamps t and actor
+        self.record = record  # record(kind, actor=..., **fields), thread-safe, stamps t
         self.procs: dict[str, subprocess.Popen] = {}
         self.parts: list[str] = []
         self._lock = threading.Lock()
         self._reapers: list[threading.Thread] = []
         atexit.register(self.kill_all)
 
-    def spawn(self, worker_id: str, group_id: int, group_count: int, index: int) -> int:
+    def spawn(self, worker_id: str, group_id: int, group_count: int, index: int,
+              actor: str = "driver") -> int:
         part = os.path.join(self.run_dir, f"trace-{worker_id}.jsonl")
         cfg = {**self.base_config, "worker_id": worker_id, "group_id": int(group_id),
                "group_count": int(group_count), "trace_path": part, "actor": f"worker-{group_id}",
@@ -52,7 +53,7 @@ class WorkerLauncher:
             log.close()
             self.procs[worker_id] = proc
             self.parts.append(part)
-        self.record("proc", worker=worker_id, action="spawn", pid=proc.pid)
+        self.record("proc", worker=worker_id, action="spawn", pid=proc.pid, actor=actor)
         t = threading.Thread(target=self._reap, args=(worker_id, proc), daemon=True,
                              name=f"reap-{worker_id}")
         t.start()
@@ -61,7 +62,7 @@ class WorkerLauncher:
 
     def _reap(self, worker_id: str, proc: subprocess.Popen) -> None:
         code = proc.wait()
-        self.record("proc", worker=worker_id, action="exit", code=code)
+        self.record("proc", worker=worker_id, action="exit", code=code, actor="driver")
 
     def live(self) -> int:
         with self._lock:

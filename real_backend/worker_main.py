@@ -39,8 +39,22 @@ def _watch_parent(parent_pid: int) -> None:
             os._exit(4)  # orphaned: the orchestrator is gone, so is the run
 
 
+_terminated = False
+
+
 def _on_sigterm(signum, frame):
-    raise SystemExit(128 + signum)  # unwinds the actor (its finally blocks run), then exits
+    global _terminated
+    _terminated = True
+    raise SystemExit(128 + signum)  # unwinds the actor (its finally blocks run)
+
+
+def _exit(code: int) -> None:
+    """After a SIGTERM has been unwound, die of it, so the parent sees returncode -15 like a
+    process the signal killed outright (and like the simulation's terminated workers)."""
+    if _terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+    sys.exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,4 +87,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        rc = main()
+    except SystemExit as exc:
+        rc = exc.code if isinstance(exc.code, int) else 1
+    _exit(rc)
