@@ -1,0 +1,74 @@
+"""Rendering one run's summary and verdict for the terminal (rich) and as JSON."""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from rich.console import Console
+from rich.table import Table
+
+from phaselab.timeline import MARKERS
+
+
+def verdict(violations) -> dict:
+    """Violations grouped by property id, in check order, with a count and the first example."""
+    groups: "OrderedDict[str, dict]" = OrderedDict()
+    for v in violations:
+        g = groups.setdefault(v.property_id, {"property": v.property_id, "count": 0,
+                                              "first": v.message, "records": list(v.records)})
+        g["count"] += 1
+    return {"ok": not groups, "violated": list(groups.values())}
+
+
+def _ms(x):
+    return "—" if x is None else f"{x:,.0f}"
+
+
+def render_run(console: Console, title: str, summary: dict, verdict_: dict,
+               footer: list[str]) -> None:
+    console.print(f"[bold]{title}[/bold]")
+    tl = Table(title="Phase timeline (s since run start)", title_justify="left")
+    tl.add_column("STATUS / PHASE written")
+    tl.add_column("at", justify="right")
+    adopted = summary["adopted"]
+    workers = sorted(adopted)
+    for w in workers:
+        tl.add_column(f"{w} adopts", justify="right")
+    shown = set()
+    for p in summary["phases"]:
+        new = p["phase"] not in shown  # adoption belongs to the write that changed PHASE
+        shown.add(p["phase"])
+        cells = [f"{adopted[w][p['phase']]:.3f}" if new and p["phase"] in adopted.get(w, {})
+                 else "" for w in workers]
+        tl.add_row(f"{p['status']} / {p['phase'] or '∅'}", f"{p['t']:.3f}", *cells)
+    console.print(tl)
+
+    mk = Table(title="Start-up markers (ms after the RUNNING write)", title_justify="left")
+    mk.add_column("worker")
+    for m in MARKERS:
+        mk.add_column(m.replace("_", " "), justify="right")
+    for w, marks in summary["markers_ms"].items():
+        mk.add_row(w, *(_ms(marks[m]) for m in MARKERS))
+    console.print(mk)
+
+    tags = summary["tags"]
+    if tags:
+        tg = Table(title="Benchmark queries by QUERY_TAG phase", title_justify="left")
+        tg.add_column("worker")
+        tg.add_column("WARMUP", justify="right")
+        tg.add_column("RUNNING", justify="right")
+        for w in sorted(tags):
+            tg.add_row(w, str(tags[w].get("WARMUP", 0)), str(tags[w].get("RUNNING", 0)))
+        console.print(tg)
+
+    fin = summary["final"]
+    console.print(f"Final: STATUS {fin['status']}, PHASE {fin['phase'] or '∅'} at "
+                  f"t={fin['t_end']:.3f} s ({fin['ended']})")
+    if verdict_["ok"]:
+        console.print("[green]Verdict: no property violated[/green]")
+    else:
+        console.print(f"[red]Verdict: {len(verdict_['violated'])} propert"
+                      f"{'y' if len(verdict_['violated']) == 1 else 'ies'} violated[/red]")
+        for g in verdict_["violated"]:
+            console.print(f"  [red]{g['property']}[/red] ×{g['count']}: {g['first']}")
+    for line in footer:
+        console.print(line)

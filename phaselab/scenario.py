@@ -1,0 +1,274 @@
+"""Scenario files: TOML in, a validated Scenario out, or a ScenarioError naming file and key.
+
+The key table below is the one place a key is defined: the loader checks against it and
+docs/scenarios.md is generated from it (`phaselab docs scenarios`).
+"""
+from __future__ import annotations
+
+import copy
+import math
+import tomllib
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from protocol.config import RunConfig
+from protocol.variants import PRESETS, SWITCH_CHOICES, Switches, UnknownVariant, variant
+from sim.latency import BadDistribution, LatencyModel, parse as parse_dist
+from sim.run import SimSettings
+
+
+class ScenarioError(ValueError):
+    """Bad input; the message names the file, the key and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Key:
+    unit: str
+    minimum: float | None  # inclusive lower bound, None for no bound
+    positive: bool  # strictly greater than 0
+    doc: str
+
+
+RUN_KEYS: dict[str, Key] = {
+    "workers": Key("count", 1, False, "worker processes at start"),
+    "connections_per_worker": Key("count", 1, False, "benchmark connections (tasks) per worker"),
+    "warmup_s": Key("s", 0, False, "warmup length w; 0 starts in MEASUREMENT"),
+    "duration_s": Key("s", None, True, "measurement length d"),
+    "think_time_s": Key("s", 0, False, "pause between a task's benchmark queries"),
+    "orchestrator_poll_s": Key("s", None, True, "orchestrator poll-loop sleep"),
+    "health_refresh_s": Key("s", None, True, "background heartbeat count period outside STARTING"),
+    "status_poll_s": Key("s", None, True, "worker wait-loop sleep between RUN_STATUS reads"),
+    "event_poll_s": Key("s", None, True, "worker control-event poll period (wait and main loop)"),
+    "heartbeat_s": Key("s", None, True, "worker heartbeat period"),
+    "reconcile_s": Key("s", None, True, "worker RUN_STATUS reconcile period"),
+    "main_loop_sleep_s": Key("s", None, True, "worker main-loop sleep"),
+    "event_limit_wait": Key("rows", 1, False, "LIMIT of a wait-loop event poll"),
+    "event_limit_main": Key("rows", 1, False, "LIMIT of a main-loop event poll"),
+    "wait_timeout_s": Key("s", None, True, "worker gives up waiting for RUNNING (DEAD, exit 3)"),
+    "drain_timeout_s": Key("s", None, True, "worker drain timeout after STOP"),
+    "stale_s": Key("s", None, True, "heartbeat age that marks a worker STALE"),
+    "dead_s": Key("s", None, True, "heartbeat age that marks a worker DEAD"),
+    "stop_grace_s": Key("s", None, True, "user stop: wait for workers before SIGTERM"),
+    "kill_after_s": Key("s", None, True, "user stop: SIGTERM to SIGKILL"),
+    "enrichment_poll_s": Key("s", None, True, "enrichment poll period"),
+    "enrichment_timeout_s": Key("s", None, True, "enrichment gives up after this"),
+    "user_stop_at_s": Key("s", -1, False, "a user stop this long after the run began; -1: none"),
+    "deadline_s": Key("s", 0, False, "overall run deadline; 0 derives it from the phase bounds"),
+}
+
+SIM_KEYS: dict[str, Key] = {
+    "tz_offset_s": Key("s", None, False, "database session time zone's UTC offset (§7.3)"),
+    "worker_clock_offset_s": Key("s", None, False, "worker wall clock minus database clock"),
+    "visibility_lag_s": Key("s", 0, False, "how much later other sessions see a commit"),
+}
+SIM_BOOL_KEYS = {"strict_transitions": "raise on an illegal STATUS/PHASE write instead of "
+                                       "recording it for the checkers"}
+
+# Statement kinds with a latency class (docs/trace.md), plus the non-statement costs.
+LATENCY_OPS = (
+    "default", "create_run", "read_run_status", "write_run_status", "read_next_seq",
+    "bump_next_seq", "alloc_seq", "insert_event", "fetch_events", "merge_heartbeat",
+    "mark_heartbeats", "count_heartbeats", "write_test_result", "read_enrichment_status",
+    "enrich", "setup", "connect", "alter_tag", "benchmark", "proc_start",
+)
+DEFAULT_LATENCY = {"dist": "uniform", "low": 0.05, "high": 0.15}
+TOP_LEVEL = ("run", "variant", "latency", "sim", "seed")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    path: str
+    cfg: RunConfig
+    variant: str
+    switches: Switches
+    switch_overrides: dict
+    sim: SimSettings
+    seed: int
+    raw: dict  # the resolved scenario, as written to the trace header
+
+
+def _number(path: str, where: str, value: Any, spec: Key, integer: bool) -> float | int:
+    kind = "a whole number" if integer else "a number"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            integer and not isinstance(value, int)):
+        raise ScenarioError(f"{path}: {where} must be {kind} ({spec.unit}), not {value!r}")
+    if not math.isfinite(value):
+        raise ScenarioError(f"{path}: {where} must be finite, not {value!r}")
+    if spec.positive and value <= 0:
+        raise ScenarioError(f"{path}: {where} must be > 0 ({spec.unit}), not {value!r}")
+    if spec.minimum is not None and value < spec.minimum:
+        raise ScenarioError(f"{path}: {where} must be >= {spec.minimum} ({spec.unit}), "
+                            f"not {value!r}")
+    return value if integer else float(value)
+
+
+def _table(path: str, raw: dict, name: str) -> dict:
+    val = raw.get(name, {})
+    if not isinstance(val, dict):
+        raise ScenarioError(f"{path}: [{name}] must be a table")
+    return val
+
+
+def _unknown(path: str, where: str, got, allowed) -> None:
+    extra = sorted(set(got) - set(allowed))
+    if extra:
+        raise ScenarioError(f"{path}: unknown key {where}{extra[0]!r}; allowed: "
+                            f"{', '.join(sorted(allowed))}")
+
+
+def from_dict(raw: dict, path: str = "<scenario>") -> Scenario:
+    _unknown(path, "", raw, TOP_LEVEL)
+    run = _table(path, raw, "run")
+    _unknown(path, "run.", run, RUN_KEYS)
+    defaults = RunConfig()
+    cfg_kwargs = {}
+    for f in fields(RunConfig):
+        if f.name in run:
+            integer = isinstance(getattr(defaults, f.name), int)
+            cfg_kwargs[f.name] = _number(path, f"run.{f.name}", run[f.name],
+                                         RUN_KEYS[f.name], integer)
+    cfg = RunConfig(**cfg_kwargs)
+
+    var = _table(path, raw, "variant")
+    _unknown(path, "variant.", var, ("name", "switches"))
+    name = var.get("name", "fixed")
+    overrides = var.get("switches", {})
+    if not isinstance(overrides, dict):
+        raise ScenarioError(f"{path}: variant.switches must be a table")
+    try:
+        sw = variant(name, overrides)
+    except UnknownVariant as exc:
+        raise ScenarioError(f"{path}: variant: {exc}") from None
+
+    lat = _table(path, raw, "latency")
+    _unknown(path, "latency.", lat, LATENCY_OPS)
+    try:
+        dists = {op: parse_dist(spec, f"latency.{op}") for op, spec in lat.items()}
+        default = dists.pop("default", None) or parse_dist(DEFAULT_LATENCY, "latency.default")
+    except BadDistribution as exc:
+        raise ScenarioError(f"{path}: {exc}") from None
+
+    simt = _table(path, raw, "sim")
+    _unknown(path, "sim.", simt, [*SIM_KEYS, *SIM_BOOL_KEYS])
+    sim_kwargs: dict[str, Any] = {k: _number(path, f"sim.{k}", v, SIM_KEYS[k], False)
+                                  for k, v in simt.items() if k in SIM_KEYS}
+    for k in SIM_BOOL_KEYS:
+        if k in simt:
+            if not isinstance(simt[k], bool):
+                raise ScenarioError(f"{path}: sim.{k} must be true or false, not {simt[k]!r}")
+            sim_kwargs[k] = simt[k]
+    settings = SimSettings(LatencyModel(dists, default), **sim_kwargs)
+
+    seed = raw.get("seed", 1)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ScenarioError(f"{path}: seed must be a whole number >= 0, not {seed!r}")
+    return Scenario(path, cfg, name, sw, dict(overrides), settings, seed, raw)
+
+
+def load(path: str, sets: list[str] | None = None) -> Scenario:
+    try:
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: no such scenario file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
+    return from_dict(apply_sets(raw, sets or [], path), path)
+
+
+def parse_value(text: str) -> Any:
+    """A --set value: TOML syntax if it parses (numbers, true, inline tables), else a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def resolve_key(key: str) -> list[str]:
+    """`workers` is short for `run.workers`; a switch name for `variant.switches.<name>`."""
+    parts = key.split(".")
+    if len(parts) == 1:
+        if key in RUN_KEYS:
+            return ["run", key]
+        if key in SWITCH_CHOICES:
+            return ["variant", "switches", key]
+        if key in SIM_KEYS or key in SIM_BOOL_KEYS:
+            return ["sim", key]
+        if key == "seed":
+            return ["seed"]
+    return parts
+
+
+def apply_sets(raw: dict, sets: list[str], path: str) -> dict:
+    out = copy.deepcopy(raw)
+    for item in sets:
+        if "=" not in item:
+            raise ScenarioError(f"--set {item!r}: expected key=value, e.g. --set event_poll_s=0.5")
+        key, text = item.split("=", 1)
+        parts = resolve_key(key.strip())
+        node = out
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ScenarioError(f"--set {key}: {p} is not a table in {path}")
+        node[parts[-1]] = parse_value(text.strip())
+    return out
+
+
+def with_overrides(sc: Scenario, seed: int | None = None, variant_name: str | None = None,
+                   sets: list[str] | None = None) -> Scenario:
+    raw = apply_sets(sc.raw, sets or [], sc.path)
+    if variant_name is not None:
+        raw.setdefault("variant", {})["name"] = variant_name
+    if seed is not None:
+        raw["seed"] = seed
+    return from_dict(raw, sc.path)
+
+
+def docs_markdown() -> str:
+    """docs/scenarios.md, generated from the key tables above."""
+    d = RunConfig()
+    lines = ["# Scenario files", "",
+             "A scenario is a TOML file. Every key is optional; an unknown key, a wrong type or "
+             "a value out of range stops phaselab before anything runs, naming the file and the "
+             "key (exit 2). Any key can be overridden on the command line with "
+             "`--set key=value` (`--set workers=8`, `--set latency.connect={dist=\"fixed\", "
+             "value=1.0}`, `--set tag_switch=per_task_atomic`).",
+             "", "This file is generated by `phaselab docs scenarios`; do not edit it by hand.",
+             "", "## `[run]`", "", "| key | unit | default | allowed | meaning |",
+             "|---|---|---|---|---|"]
+    for k, spec in RUN_KEYS.items():
+        allowed = "> 0" if spec.positive else f">= {spec.minimum}"
+        lines.append(f"| `{k}` | {spec.unit} | {getattr(d, k)} | {allowed} | {spec.doc} |")
+    lines += ["", "## `[variant]`", "",
+              f"`name`: one of {', '.join(f'`{p}`' for p in PRESETS)} (default `fixed`). "
+              "`[variant.switches]` overrides single behaviour switches of that preset:", "",
+              "| switch | allowed | reference | fixed |", "|---|---|---|---|"]
+    for k, allowed in SWITCH_CHOICES.items():
+        al = {bool: "true, false", int: "whole number >= 1"}.get(allowed) if isinstance(
+            allowed, type) else ", ".join(f"`{a}`" for a in allowed)
+        lines.append(f"| `{k}` | {al} | {getattr(PRESETS['reference'], k)} | "
+                     f"{getattr(PRESETS['fixed'], k)} |")
+    lines += ["", "What each switch does is documented where it is defined, in "
+              "`protocol/variants.py`.", "", "## `[latency]`", "",
+              "Seconds per statement kind, as a table with `dist` and its parameters. Kinds not "
+              f"named take `default` (itself defaulting to {DEFAULT_LATENCY}).", "",
+              "| dist | keys |", "|---|---|",
+              "| `fixed` | `value` |", "| `uniform` | `low`, `high` |",
+              "| `normal` | `mean`, `sd`, optional `low` (0), `high` (mean + 4 sd): truncated |",
+              "| `lognormal` | `median`, `sigma`, optional `cap` (median·e^(4σ)) |",
+              "| `empirical` | `samples`: a list of seconds, drawn uniformly |", "",
+              "Kinds: " + ", ".join(f"`{o}`" for o in LATENCY_OPS) + ". `connect` is one "
+              "benchmark connection (a batch takes its slowest), `proc_start` a worker process "
+              "start, `enrich` the PROCESSING step, `benchmark` one benchmark query.", "",
+              "## `[sim]`", "", "| key | unit | default | allowed | meaning |",
+              "|---|---|---|---|---|"]
+    sd = SimSettings(LatencyModel({}, parse_dist(DEFAULT_LATENCY, "x")))
+    for k, spec in SIM_KEYS.items():
+        allowed = f">= {spec.minimum}" if spec.minimum is not None else "any"
+        lines.append(f"| `{k}` | {spec.unit} | {getattr(sd, k)} | {allowed} | {spec.doc} |")
+    for k, doc in SIM_BOOL_KEYS.items():
+        lines.append(f"| `{k}` | bool | {str(getattr(sd, k)).lower()} | true, false | {doc} |")
+    lines += ["", "## `seed`", "", "Top-level whole number >= 0 (default 1): the seed a run "
+              "uses when `--seed` is not given.", ""]
+    return "\n".join(lines)
