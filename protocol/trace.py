@@ -161,7 +161,10 @@ class Trace:
         null (an `info` statement) may or may not have applied. Each returned record gets
         `befores` (every (status, phase) dict the row may have had just before), `before`
         (the one given by the driver, else the chain of certain writes), `after` and
-        `certain` (False for a maybe-applied write)."""
+        `certain` (False for a maybe-applied write). Computed once (a Trace is read-only)."""
+        cached = getattr(self, "_status_chain", None)
+        if cached is not None:
+            return cached
         out = []
         states: set[tuple] = {(None, None)}
         sure = (None, None)
@@ -187,6 +190,7 @@ class Trace:
                         "after": {"status": after[0], "phase": after[1]},
                         "befores": [{"status": s, "phase": p} for s, p in cands],
                         "certain": certain})
+        self._status_chain = out
         return out
 
     def statuses_at(self, t: float) -> set:

@@ -1,6 +1,6 @@
 """Group B checkers (EV-*) on synthetic traces."""
 from protocol.checks import check
-from tests.trace_builder import (DB0, T_STOP, assert_violation, clean_run, is_, violations)
+from tests.trace_builder import assert_violation, clean_run, is_, violations
 
 TARGET = dict(worker_id="worker-1", worker_group_id=1, target_connections=3, ramp_seconds=0,
               reason="qps_scaling_up")
@@ -160,3 +160,11 @@ def test_query_started_after_stop_bound():
     b = clean_run().query(38.0, 38.3, "worker-1", "RUNNING")
     assert_violation(violations(b, "EV-STOP-DELIVERY"), "EV-STOP-DELIVERY", "worker-1", "t=38.000",
                      "STOP seq 4", "t=37.800")
+
+
+def test_wait_loop_peek_without_cursor_move_is_not_handling():
+    # the fixed wait loop looks at START but leaves the cursor at 0; the main loop takes it later
+    b = clean_run().edit(is_("event_seen", seq=1), loop="wait", cursor=0)
+    b.seen(6.25, "worker-0", 1, "START", outcome="ignored", loop="main")
+    b.seen(6.35, "worker-1", 1, "START", outcome="ignored", loop="main")
+    assert check(b.build(), only=["EV-ORDER", "EV-NO-SWALLOW", "EV-SCOPE"]) == []

@@ -2,7 +2,7 @@
 import pytest
 
 from protocol.checks import CHECKERS, Violation, check, property_ids
-from tests.trace_builder import (DB0, T_MEAS, T_STOP, WORKERS, TraceBuilder, assert_violation,
+from tests.trace_builder import (DB0, T_MEAS, T_STOP, TraceBuilder, assert_violation,
                                  clean_run, is_, violations)
 
 

@@ -8,8 +8,7 @@ from protocol.events import SET_PHASE, SET_WORKER_TARGET, START, STOP
 from protocol.phases import HB_FINAL, RUNNING, TERMINAL
 from protocol.trace import Trace
 
-from .base import (TOL, Violation, as_json, checker, cols, concerns, ft, hb_writer, nums,
-                   stop_reason)
+from .base import TOL, Violation, as_json, checker, cols, concerns, ft, hb_writer, nums
 
 
 def _desc(e: dict) -> str:
@@ -71,13 +70,16 @@ def ev_seq_prefix(trace: Trace) -> Iterator[Violation]:
 
 
 def _handled(r: dict) -> bool:
-    return r.get("outcome") != "skipped_cursor"
+    """The worker took this row: it passed the cursor check and the cursor moved to it (a
+    wait loop that only peeks and leaves the cursor below the row has not handled it)."""
+    c = r.get("cursor")
+    return r.get("outcome") != "skipped_cursor" and (c is None or c >= (r.get("seq") or 0))
 
 
 @checker("EV-ORDER")
 def ev_order(trace: Trace) -> Iterator[Violation]:
-    """Per worker, the rows it handles (every event_seen except skipped_cursor: the cursor
-    moved to them) have non-decreasing seqs, a seq repeated only for as many distinct rows as
+    """Per worker, the rows it handles (event_seen not skipped_cursor whose cursor moved to the
+    row; a peek that leaves the cursor below it is not handling) have non-decreasing seqs, a seq repeated only for as many distinct rows as
     were emitted with it, and the recorded cursor never moves back."""
     n_rows = defaultdict(int)
     for e in trace.of("event_emit"):

@@ -113,13 +113,15 @@ def hb_no_false_dead(trace: Trace) -> Iterator[Violation]:
     (run clock, from its last own heartbeat's commit) is below the limit (stale_s / dead_s)
     by more than L + clock_eps_s (0 unless stated), or if the worker had already written its
     final COMPLETED. This is stronger than the 1 s-cadence premise of the property: any mark of
-    a fresher row means the computed age mixed clocks or time zones."""
+    a fresher row means the computed age mixed clocks or time zones. One violation per worker
+    and mark status (the first, with the count)."""
     p = nums(trace, "stale_s", "dead_s", "L")
     if p is None:
         return
     stale, dead, L = p
     eps = num(trace, "clock_eps_s") or 0.0
     for k, hbs in trace.by_worker("heartbeat").items():
+        false: dict[str, list[tuple[dict, dict, str]]] = {}
         for m in hbs:
             if hb_writer(m) != "orchestrator" or m.get("status") not in (HB_STALE, HB_DEAD):
                 continue
@@ -130,12 +132,18 @@ def hb_no_false_dead(trace: Trace) -> Iterator[Violation]:
             limit = stale if m.get("status") == HB_STALE else dead
             age = m["t"] - last["t"]
             if last.get("status") == HB_COMPLETED:
-                yield Violation("HB-NO-FALSE-DEAD", f"orchestrator marked {k} {m.get('status')} at "
-                                f"t={ft(m['t'])} after it completed (COMPLETED at t={ft(last['t'])})", (last, m))
+                why = f"after it completed (COMPLETED at t={ft(last['t'])})"
             elif age < limit - L - eps - TOL:
-                yield Violation("HB-NO-FALSE-DEAD", f"orchestrator marked {k} {m.get('status')} at "
-                                f"t={ft(m['t'])} (computed age {m.get('age')}) but its last heartbeat was "
-                                f"at t={ft(last['t'])}, true age {age:.3f} s < limit {limit:g} s", (last, m))
+                why = (f"(computed age {m.get('age')}) but its last heartbeat was at t={ft(last['t'])}, "
+                       f"true age {age:.3f} s < limit {limit:g} s")
+            else:
+                continue
+            false.setdefault(m.get("status"), []).append((last, m, why))
+        for st, lst in false.items():
+            last, m, why = lst[0]
+            more = f" ({len(lst)} such {st} marks)" if len(lst) > 1 else ""
+            yield Violation("HB-NO-FALSE-DEAD", f"orchestrator marked {k} {st} at t={ft(m['t'])} {why}{more}",
+                            (last, m))
 
 
 @checker("HB-DEAD-DETECTION")
@@ -175,13 +183,13 @@ def hb_dead_detection(trace: Trace) -> Iterator[Violation]:
 @checker("LIVE-WORKER-EXIT")
 def live_worker_exit(trace: Trace) -> Iterator[Violation]:
     """Every worker process (spawned, or known from params/heartbeats) has an exit record, and
-    it exits within D + F + kill_s (0 unless stated) after the first of: a visible STOP, a
+    it exits within D + F + kill_after_s (0 unless stated) after the first of: a visible STOP, a
     terminal STATUS, its own DEAD heartbeat (or its spawn, if later). A missing exit is a
     violation when the driver finished the run normally or the bound has passed."""
     p = nums(trace, "D", "F")
     if p is None:
         return
-    bound = p[0] + p[1] + (num(trace, "kill_s") or 0.0)
+    bound = p[0] + p[1] + (num(trace, "kill_after_s") or 0.0)
     end = trace.end_t()
     run_end = next(iter(trace.of("run_end")), None)
     stops = [e["t"] for e in trace.of("event_emit") if e.get("type") == STOP]
@@ -215,14 +223,14 @@ def live_run_terminates(trace: Trace) -> Iterator[Violation]:
     leaving write or to the end of the trace: STARTING <= spawn_bound_s + pool init
     (pool_init_bound_s, else the slowest INITIALIZING->next heartbeat seen) + ready_timeout_s + P;
     RUNNING <= w + d + P (not checked in FIND_MAX: its bound needs ctrl_eval);
-    STOPPING/CANCELLING <= D + F + kill_s; PROCESSING <= enrichment_bound_s (240 s + one poll) + L.
+    STOPPING/CANCELLING <= D + F + kill_after_s; PROCESSING <= enrichment_bound_s (240 s + one poll) + L.
     API restarts are not visible in the trace and not treated apart."""
     chain = [w for w in trace.status_chain() if w["certain"]]
     if not any(w["after"]["status"] == STARTING for w in chain):
         return
     end = trace.end_t()
     P, L, D, F = (num(trace, n) for n in ("P", "L", "D", "F"))
-    kill = num(trace, "kill_s") or 0.0
+    kill = num(trace, "kill_after_s") or 0.0
     pool = num(trace, "pool_init_bound_s")
     if pool is None:
         pool = 0.0
