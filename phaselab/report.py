@@ -19,6 +19,12 @@ def verdict(violations) -> dict:
     return {"ok": not groups, "violated": list(groups.values())}
 
 
+def json_verdict(verdict: dict) -> dict:
+    return {"ok": verdict["ok"],
+            "violated": [{k: g[k] for k in ("property", "count", "first", "records")}
+                         for g in verdict["violated"]]}
+
+
 def _ms(x):
     return "—" if x is None else f"{x:,.0f}"
 

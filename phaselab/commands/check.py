@@ -1,0 +1,46 @@
+"""`phaselab check`: the checkers on a trace file, simulated or live."""
+from __future__ import annotations
+
+import json
+
+from rich.console import Console
+
+from phaselab import report
+from phaselab.errors import UsageError
+from phaselab.timeline import summarize
+from protocol.checks import check
+from protocol.trace import Trace, TraceFormatError, read_trace
+
+NAME = "check"
+HELP = "run the checkers on a trace file"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("trace")
+    p.add_argument("--json", action="store_true")
+
+
+def run(args) -> int:
+    try:
+        rr = read_trace(args.trace)
+    except FileNotFoundError:
+        raise UsageError(f"{args.trace}: no such trace file") from None
+    except TraceFormatError as exc:
+        raise UsageError(str(exc)) from None
+    trace = Trace(rr.records)
+    verdict = report.verdict(check(trace))
+    notes = []
+    if rr.truncated_line is not None:
+        notes.append(f"{args.trace}: line {rr.truncated_line} is truncated (a crashed run?); "
+                     f"checked the {len(rr.records)} records before it")
+    if args.json:
+        print(json.dumps({"trace": args.trace, "records": len(rr.records),
+                          "truncated_line": rr.truncated_line,
+                          "verdict": report.json_verdict(verdict),
+                          "summary": summarize(trace)}, default=str))
+    else:
+        h = trace.header
+        report.render_run(Console(), f"phaselab check {args.trace} — {h.get('world')} run "
+                          f"{h.get('run_id')}, variant {h.get('variant')}, seed {h.get('seed')}",
+                          summarize(trace), verdict, notes)
+    return 0 if verdict["ok"] else 1

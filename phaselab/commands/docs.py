@@ -1,0 +1,20 @@
+"""`phaselab docs`: print documentation generated from the code's own tables."""
+from __future__ import annotations
+
+import json
+
+from phaselab import scenario as scn
+
+NAME = "docs"
+HELP = "print generated documentation (docs/scenarios.md)"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("what", choices=["scenarios"])
+    p.add_argument("--json", action="store_true", help="the text wrapped in a JSON object")
+
+
+def run(args) -> int:
+    text = scn.docs_markdown()
+    print(json.dumps({"what": args.what, "markdown": text}) if args.json else text)
+    return 0

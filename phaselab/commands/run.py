@@ -1,0 +1,62 @@
+"""`phaselab run`: simulate one seeded run, print its timeline and the checkers' verdict."""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+
+from rich.console import Console
+
+from phaselab import report, scenario as scn
+from phaselab.errors import UsageError
+from phaselab.files import write_atomically
+from phaselab.timeline import summarize
+from protocol.checks import check
+from protocol.trace import Trace, dumps
+from sim.run import simulate
+
+NAME = "run"
+HELP = "simulate one seeded run, print its timeline and verdict"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("scenario")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--variant")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--trace", metavar="FILE", help="write the JSON-lines trace here")
+    p.add_argument("--json", action="store_true")
+
+
+def replay_command(sc: scn.Scenario, sets: list[str]) -> str:
+    parts = ["phaselab", "run", sc.path, "--seed", str(sc.seed), "--variant", sc.variant]
+    for s in sets:
+        parts += ["--set", s]
+    return shlex.join(parts)
+
+
+def run(args) -> int:
+    sc = scn.load(args.scenario)
+    sc = scn.with_overrides(sc, args.seed, args.variant, args.set)
+    if args.trace and not os.path.isdir(os.path.dirname(os.path.abspath(args.trace))):
+        raise UsageError(f"--trace {args.trace}: the folder does not exist")
+    res = simulate(sc.cfg, sc.switches, sc.sim, seed=sc.seed, variant=sc.variant,
+                   scenario=sc.raw)
+    if args.trace:
+        write_atomically(args.trace, (dumps(r) for r in res.records))
+    trace = Trace(res.records)
+    summary = summarize(trace)
+    verdict = report.verdict(check(trace))
+    replay = replay_command(sc, args.set)
+    if args.json:
+        print(json.dumps({"scenario": sc.path, "seed": sc.seed, "variant": sc.variant,
+                          "summary": summary, "verdict": report.json_verdict(verdict),
+                          "replay": replay, "trace": args.trace,
+                          "sim_time_s": res.sim_time_s, "wall_s": res.wall_s}, default=str))
+    else:
+        report.render_run(Console(), f"phaselab run {sc.path} — variant {sc.variant}, "
+                          f"seed {sc.seed}", summary, verdict,
+                          [f"Seed {sc.seed}. Replay: {replay}",
+                           f"Simulated {res.sim_time_s:.1f} s in {res.wall_s:.2f} s wall"
+                           + (f"; trace in {args.trace}" if args.trace else "")])
+    return 0 if verdict["ok"] else 1
