@@ -38,3 +38,13 @@ def test_heartbeat_grammar_table():
         ph.check_heartbeat_edge("COMPLETED", "RUNNING", "worker-0")
     with pytest.raises(ph.IllegalTransition):
         ph.check_heartbeat_edge("DRAINING", "DRAINING", "worker-0")
+
+
+def test_state_machine_doc_is_drawn_from_the_tables():
+    from pathlib import Path
+    from phaselab import state_docs
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "state-machine.md").read_text()
+    assert doc.strip() == state_docs.markdown().strip(), \
+        "docs/state-machine.md is stale: run `phaselab docs states > docs/state-machine.md`"
+    for (a, b) in ph.STATUS_CHANGES:
+        assert f"{'[*]' if a is None else a} --> {b}:" in doc
