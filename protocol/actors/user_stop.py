@@ -9,13 +9,19 @@ from protocol.effects import (NOW, LiveWorkers, ReadRunStatus, Sleep, StatementF
                               TerminateWorkers)
 
 
-def user_stop(st: OrchestratorState, at_s: float):
-    yield Sleep(at_s)
+def read_unfinished(st: OrchestratorState):
+    """The run's row, or None when it is missing, unreadable or already terminal."""
     try:
         row = yield ReadRunStatus(st.run_id)
     except StatementFailed:
-        return
-    if row is None or row.status in ph.TERMINAL:
+        return None
+    return None if row is None or row.status in ph.TERMINAL else row
+
+
+def user_stop(st: OrchestratorState, at_s: float):
+    yield Sleep(at_s)
+    row = yield from read_unfinished(st)
+    if row is None:
         return
     yield note("stop_request", by="api")
     if st.sw.user_stop_order == "flag_first":
@@ -31,11 +37,7 @@ def user_stop(st: OrchestratorState, at_s: float):
         waited += 1.0
     if (yield LiveWorkers()) > 0:
         yield TerminateWorkers(st.cfg.kill_after_s)
-    try:
-        row = yield ReadRunStatus(st.run_id)
-    except StatementFailed:
-        return
-    if row is None or row.status in ph.TERMINAL:
+    if (yield from read_unfinished(st)) is None:
         return
     if (yield from write(st, {"STATUS": ph.CANCELLED, "END_TIME": NOW}, NOT_TERMINAL)):
         yield from parent(st, ph.CANCELLED)
