@@ -12,6 +12,8 @@ the record of tags.
 """
 from __future__ import annotations
 
+import itertools
+import math
 import os
 import re
 import threading
@@ -30,7 +32,8 @@ SECRET_ENV = ("SNOWFLAKE_PASSWORD", "SNOWFLAKE_PRIVATE_KEY_FILE_PWD", "SNOWFLAKE
 _ENV_KEYS = {"account": "SNOWFLAKE_ACCOUNT", "user": "SNOWFLAKE_USER", "role": "SNOWFLAKE_ROLE",
              "warehouse": "SNOWFLAKE_WAREHOUSE", "database": "SNOWFLAKE_DATABASE",
              "authenticator": "SNOWFLAKE_AUTHENTICATOR",
-             "private_key_file": "SNOWFLAKE_PRIVATE_KEY_FILE"}
+             "private_key_file": "SNOWFLAKE_PRIVATE_KEY_FILE", "host": "SNOWFLAKE_HOST",
+             "port": "SNOWFLAKE_PORT", "protocol": "SNOWFLAKE_PROTOCOL"}
 
 # --- redaction ------------------------------------------------------------------------------
 
@@ -99,6 +102,11 @@ def snowflake_spec(connection_name: str | None = None, env: dict | None = None) 
     missing = [v for k, v in _ENV_KEYS.items() if k in ("account", "user") and k not in opts]
     if missing:
         raise ConnectError(f"Snowflake backend needs {', '.join(missing)} (or a connection_name)")
+    if "port" in opts:
+        try:
+            opts["port"] = int(opts["port"])
+        except ValueError:
+            raise ConnectError(f"SNOWFLAKE_PORT must be a port number, not {opts['port']!r}")
     if opts.get("warehouse"):
         validate_identifier(opts["warehouse"], "SNOWFLAKE_WAREHOUSE")
     if opts.get("database"):
@@ -118,6 +126,21 @@ def _secret_kwargs(spec: ConnSpec) -> dict:
 
 
 # --- connections ----------------------------------------------------------------------------
+
+RETRY_BACKOFF_S = 1
+
+
+def _retry_backoff():
+    return itertools.repeat(RETRY_BACKOFF_S)
+
+
+def statement_bound_s(statement_timeout_s: float) -> float:
+    """The longest a statement can take, ok or not, on a connection opened with this
+    statement timeout T: a retry may start just before T ends (after a 1 s backoff) and wait
+    T for its own answer. This is the L a live trace declares."""
+    t = max(1, math.ceil(float(statement_timeout_s)))
+    return 2.0 * t + RETRY_BACKOFF_S
+
 
 
 class TaggedConnection:
@@ -160,16 +183,27 @@ def open_connection(spec: ConnSpec, *, query_tag: str | None = None, schema: str
     kwargs: dict[str, Any] = {"paramstyle": "qmark", "login_timeout": int(login_timeout),
                               "network_timeout": int(network_timeout),
                               "session_parameters": session}
+    options = dict(spec.options)
+    stmt_timeout = options.pop("statement_timeout_s", None)
     if spec.backend == "embedded":
         session["nop_regexes"] = EMBEDDED_NOP_REGEXES
-        kwargs.update(spec.options)
+        kwargs.update(options)
     elif spec.backend == "snowflake":
         if spec.connection_name:
             kwargs["connection_name"] = spec.connection_name
-        kwargs.update(spec.options)
+        kwargs.update(options)
         kwargs.update(_secret_kwargs(spec))
     else:
         raise ValueError(f"unknown backend {spec.backend!r}; allowed: embedded, snowflake")
+    if stmt_timeout is not None:
+        # What bounds a statement live (statement_bound_s): network_timeout caps the retries
+        # (an HTTP 500 is retried for a minute by default), socket_timeout one HTTP read,
+        # the backoff between retries is 1 s; Snowflake also cancels server-side.
+        t = max(1, math.ceil(float(stmt_timeout)))
+        kwargs["network_timeout"] = kwargs["socket_timeout"] = t
+        kwargs["backoff_policy"] = _retry_backoff
+        if spec.backend == "snowflake":
+            session["STATEMENT_TIMEOUT_IN_SECONDS"] = t
     if schema is not None:
         kwargs["schema"] = validate_identifier(schema, "schema")
     secrets = [kwargs.get("password"), kwargs.get("private_key_file_pwd")]

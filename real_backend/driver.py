@@ -144,9 +144,12 @@ class RealDriver:
             return self._next_id
 
     # --- running actors -------------------------------------------------------------------
-    def run(self, program, actor: str, name: str = "main") -> Any:
-        """Run an actor generator to its end on this thread; returns its return value."""
-        task = _Task(actor, name, threading.Event())
+    def run(self, program, actor: str, name: str = "main",
+            cancel: threading.Event | None = None) -> Any:
+        """Run an actor generator to its end on this thread; returns its return value.
+        Setting `cancel` stops it at its next effect boundary (raises Cancelled): how a live
+        run's overall deadline or Ctrl-C stops the orchestrator without waiting for it."""
+        task = _Task(actor, name, cancel or threading.Event())
         try:
             return self._drive(program, task)
         finally:
@@ -276,6 +279,11 @@ class RealDriver:
     def _statement(self, e: fx.Statement, task: _Task) -> Any:
         if isinstance(e, fx.BenchmarkQuery):
             return self._benchmark(e)
+        if task.control is None and not isinstance(e, fx.Connect):
+            try:  # log in before the invoke: a statement's latency is the statement's alone
+                self._control(task)
+            except Exception:
+                pass  # the handler tries again and the failure is recorded as the statement's
         op_id = self._op_id()
         self.record(task.actor, "invoke", op=e.op, id=op_id, args=_args(e))
         handler = getattr(self, "_do_" + e.op, None)

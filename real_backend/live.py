@@ -1,0 +1,320 @@
+"""One live run: the protocol's actors against a real backend, on the wall clock.
+
+Mirrors sim/run.py: the same `run` header (world "live", seed null), the orchestrator and the
+user stop in this process, each worker a separate OS process, one merged trace. It also owns
+isolation: a fresh run id and schema per run, dropped on every way out (normal end, deadline,
+dead worker, Ctrl-C), an overall deadline so nothing can hang, and no server, process or
+temporary file left behind.
+
+The bound L in the header is the declared statement timeout: every connection of the run is
+opened so that a statement either completes within it or fails (`info` when it may have
+applied), so the timing properties derived from L (P, E, R, F) are real bounds live.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Callable
+
+from protocol import effects as fx
+from protocol.actors.common import OrchestratorState
+from protocol.actors.orchestrator import orchestrator
+from protocol.actors.tasks import ALTER_PARALLELISM
+from protocol.actors.user_stop import user_stop
+from protocol.bounds import bounds
+from protocol.config import RunConfig
+from protocol.trace import TraceWriter
+from protocol.variants import Switches, as_dict
+
+from . import sql as S
+from .clock import RunClock
+from .connection import (ConnectError, ConnSpec, TaggedConnection, create_run_schema,
+                         drop_run_schema, embedded_spec, open_connection, redact,
+                         snowflake_spec, statement_bound_s)
+from .driver import RealDriver, merge_trace_files
+from .embedded_server import ServerProcess
+
+BACKENDS = ("embedded", "snowflake")
+
+
+class LiveSetupError(Exception):
+    """The backend could not be reached or set up (exit 2); the message has no secret."""
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    backend: str = "embedded"
+    statement_timeout_s: float = 1.0  # connector timeouts; L = statement_bound_s(this)
+    login_timeout_s: float = 10.0  # a connection is open within this or the run stops
+    proc_start_bound_s: float = 10.0  # a worker process is importing and running by then
+    connection_name: str | None = None  # a connections.toml entry (snowflake)
+    control_tag: str = "phaselab"  # QUERY_TAG of control connections (reference: flakebench)
+    idle_probe: int = 12  # benchmark lookups timed on an idle server before the run
+    setup_timeout_s: float = 60.0  # DDL and the benchmark fill on the admin connection
+
+
+@dataclass
+class LiveResult:
+    run_id: str
+    schema: str
+    backend: str
+    records: list[dict]
+    status: str | None
+    phase: str | None
+    reason: str  # finished | deadline | crash | interrupted
+    wall_s: float
+    setup_s: float
+    server_start_s: float | None
+    idle_probe_ms: list[float] = field(default_factory=list)
+    schema_dropped: bool = False
+    error: str | None = None
+    server_counts: dict | None = None  # Snowflake: benchmark queries per QUERY_TAG
+
+
+def new_ids() -> tuple[str, str]:
+    h = uuid.uuid4().hex[:12]
+    return f"smoke-{h}", f"PHASELAB_RUN_{h.upper()}"
+
+
+def header(cfg: RunConfig, sw: Switches, variant: str, settings: LiveSettings, run_id: str,
+           scenario: dict | None) -> dict:
+    """The `run` record, as sim/run.py builds it, with the live backend's own bounds."""
+    L = statement_bound_s(settings.statement_timeout_s)
+    Q = L + cfg.think_time_s
+    hook_s = math.ceil(cfg.connections_per_worker / ALTER_PARALLELISM) * L
+    batches = math.ceil(cfg.connections_per_worker / sw.pool_parallel_creates)
+    spawn_s = settings.proc_start_bound_s + batches * settings.login_timeout_s + L
+    params = bounds(cfg, L, Q, hook_s, spawn_s)
+    params["test_id_prefix"] = run_id
+    params["health_refresh_s"] = cfg.health_refresh_s
+    params["clock_eps_s"] = 0.01  # one host: processes share a monotonic clock anchored once
+    params["statement_timeout_s"] = L
+    params["backend"] = settings.backend
+    return {"t": 0.0, "actor": "phaselab", "kind": "run", "run_id": run_id, "seed": None,
+            "variant": variant, "switches": as_dict(sw), "world": "live", "params": params,
+            "scenario": scenario or {}}
+
+
+def _with(spec: ConnSpec, **opts) -> ConnSpec:
+    return ConnSpec(spec.backend, {**spec.options, **opts}, spec.connection_name)
+
+
+def backend_spec(settings: LiveSettings, server: ServerProcess | None) -> ConnSpec:
+    if settings.backend == "embedded":
+        spec = embedded_spec(server.kwargs())
+    elif settings.backend == "snowflake":
+        try:
+            spec = snowflake_spec(settings.connection_name)
+        except (ConnectError, ValueError) as exc:
+            raise LiveSetupError(redact(exc)) from None
+    else:
+        raise LiveSetupError(f"unknown backend {settings.backend!r}; allowed: "
+                             f"{', '.join(BACKENDS)}")
+    return _with(spec, login_timeout=max(1, math.ceil(settings.login_timeout_s)),
+                 statement_timeout_s=settings.statement_timeout_s)
+
+
+def _probe(tc: TaggedConnection, sql: S.SqlText, n: int) -> list[float]:
+    """Benchmark lookups on the idle server: the low-load latency the report compares with."""
+    out = []
+    for k in range(n):
+        q = sql.benchmark(1 + k % S.BENCHMARK_ROWS)
+        t0 = time.perf_counter()
+        tc.execute(q.text, q.params).close()
+        out.append((time.perf_counter() - t0) * 1000.0)
+    return out
+
+
+def schema_exists(tc: TaggedConnection, sql: S.SqlText) -> bool:
+    cur = tc.execute(f"SELECT COUNT(*) FROM {sql.database}.INFORMATION_SCHEMA.SCHEMATA "
+                     "WHERE SCHEMA_NAME = ?", (sql.schema,))
+    try:
+        return int(cur.fetchone()[0]) > 0
+    finally:
+        cur.close()
+
+
+def _final_row(tc: TaggedConnection, sql: S.SqlText, run_id: str) -> fx.RunRow | None:
+    q = sql.read_run_status(fx.ReadRunStatus(run_id))
+    cur = tc.execute(q.text, q.params)
+    try:
+        return S.run_row(cur.fetchone())
+    finally:
+        cur.close()
+
+
+class _Actor(threading.Thread):
+    """Runs one actor through the driver; keeps its result or error for the run's end."""
+
+    def __init__(self, driver: RealDriver, program, actor: str, cancel: threading.Event):
+        super().__init__(name=f"live-{actor}", daemon=True)
+        self.driver, self.program, self.actor, self.cancel = driver, program, actor, cancel
+        self.error: str | None = None
+
+    def run(self) -> None:
+        from .driver import Cancelled
+        try:
+            self.driver.run(self.program, self.actor, cancel=self.cancel)
+        except Cancelled:
+            pass
+        except BaseException as exc:  # a driver or actor bug: the run ends as a crash
+            self.error = redact(f"{self.actor}: {type(exc).__name__}: {exc}")
+
+
+def live_run(cfg: RunConfig, sw: Switches, variant: str = "custom",
+             settings: LiveSettings = LiveSettings(), scenario: dict | None = None,
+             progress: Callable[[str, dict], None] | None = None) -> LiveResult:
+    """Run one live run to its end, its deadline or Ctrl-C; always cleans up.
+
+    Raises LiveSetupError before the run starts when the backend cannot be reached or set
+    up (nothing is left behind then either). Ctrl-C during the run is not raised: the run
+    is stopped, cleaned up and returned with reason "interrupted"."""
+    say = progress or (lambda what, info: None)
+    wall0 = time.monotonic()
+    run_id, schema = new_ids()
+    run_dir = tempfile.mkdtemp(prefix="phaselab-live-")
+    server: ServerProcess | None = None
+    admin: TaggedConnection | None = None
+    sql: S.SqlText | None = None
+    res = LiveResult(run_id, schema, settings.backend, [], None, None, "crash", 0.0, 0.0, None)
+    try:
+        if settings.backend == "embedded":
+            say("server", {})
+            try:
+                server = ServerProcess()
+            except (RuntimeError, TimeoutError, OSError) as exc:
+                raise LiveSetupError(f"could not start the embedded server: {exc}") from None
+            res.server_start_s = server.start_s
+        spec = backend_spec(settings, server)
+        say("connect", {"where": spec.where()})
+        try:
+            admin = open_connection(_with(spec, statement_timeout_s=settings.setup_timeout_s))
+        except ConnectError as exc:
+            raise LiveSetupError(str(exc)) from None
+        database = spec.options.get("database") or admin.conn.database
+        if not database:
+            raise LiveSetupError("no database: set SNOWFLAKE_DATABASE or the connection's "
+                                 "database")
+        try:
+            sql = S.SqlText(database, schema, hybrid=settings.backend == "snowflake")
+        except ValueError as exc:
+            raise LiveSetupError(str(exc)) from None
+        say("schema", {"schema": sql.qschema})
+        try:
+            create_run_schema(admin, sql)
+            res.idle_probe_ms = _probe(admin, sql, settings.idle_probe)
+        except Exception as exc:
+            raise LiveSetupError(f"could not set up schema {sql.qschema} on {spec.where()}: "
+                                 f"{redact(exc)}") from None
+        res.setup_s = time.monotonic() - wall0
+        _drive(cfg, sw, variant, settings, scenario, spec, sql, run_dir, res, admin, say)
+    finally:
+        _cleanup(res, admin, sql, server, run_dir, say)
+    res.wall_s = time.monotonic() - wall0
+    return res
+
+
+def _drive(cfg, sw, variant, settings, scenario, spec, sql, run_dir, res, admin, say) -> None:
+    """The run itself, from the header to run_end and the merged trace."""
+    clock = RunClock.start()
+    main_path = os.path.join(run_dir, "trace-main.jsonl")
+    cancel = threading.Event()
+    worker_config = {"entry": "real_backend.entry:worker", "run_id": res.run_id,
+                     "control_tag": settings.control_tag,
+                     "args": {"cfg": dataclasses.asdict(cfg), "switches": as_dict(sw)}}
+    with open(main_path, "w", encoding="utf-8") as sink:
+        tw = TraceWriter(sink, keep=True)
+        tw.write(header(cfg, sw, variant, settings, res.run_id, scenario))
+        driver = RealDriver(spec, sql, tw, clock, control_tag=settings.control_tag,
+                            run_dir=run_dir, worker_config=worker_config)
+        st = OrchestratorState(res.run_id, cfg, sw)
+        actors = [_Actor(driver, orchestrator(st), "orchestrator", cancel)]
+        if cfg.user_stop_at_s >= 0:
+            actors.append(_Actor(driver, user_stop(st, cfg.user_stop_at_s), "user", cancel))
+        deadline = cfg.derived_deadline_s()
+        try:
+            for a in actors:
+                a.start()
+            res.reason = "deadline"
+            while clock.now() < deadline:
+                if not actors[0].is_alive() and driver._workers.live() == 0:
+                    res.reason = "finished"
+                    break
+                say("running", {"t": clock.now(), "deadline": deadline,
+                                "status": _last_status(tw.records),
+                                "workers": driver._workers.live()})
+                time.sleep(0.25)
+        except KeyboardInterrupt:
+            res.reason = "interrupted"
+        with _no_sigint():
+            cancel.set()
+            say("stopping", {"reason": res.reason})
+            driver.close(kill_after_s=cfg.kill_after_s)
+            for a in actors:
+                a.join(statement_bound_s(settings.statement_timeout_s) + 2.0)
+            errors = [a.error for a in actors if a.error]
+            if errors:
+                res.reason, res.error = "crash", "; ".join(errors)
+            try:
+                row = _final_row(admin, sql, res.run_id)
+            except Exception:
+                row = None
+            res.status, res.phase = (row.status, row.phase) if row else (None, None)
+            tw.write({"t": clock.now(), "actor": "driver", "kind": "run_end",
+                      "status": res.status, "phase": res.phase, "reason": res.reason})
+    merged = os.path.join(run_dir, "trace.jsonl")
+    merge_trace_files(merged, [main_path, *driver.worker_parts()])
+    from protocol.trace import read_trace
+    res.records = read_trace(merged).records
+    if settings.backend == "snowflake":
+        from .history import benchmark_counts_by_tag
+        res.server_counts = benchmark_counts_by_tag(admin, sql, res.run_id, clock.epoch_wall)
+
+
+def _last_status(records: list[dict]) -> str:
+    for r in reversed(records):
+        if r.get("kind") == "status_write" and r.get("matched") and r.get("after"):
+            a = r["after"]
+            return f"{a.get('status')}/{a.get('phase') or '∅'}"
+    return "—"
+
+
+class _no_sigint:
+    """Cleanup must not be cut short by a second Ctrl-C (it would orphan the schema)."""
+
+    def __enter__(self):
+        self.old = None
+        if threading.current_thread() is threading.main_thread():
+            self.old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return self
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            signal.signal(signal.SIGINT, self.old)
+
+
+def _cleanup(res: LiveResult, admin, sql, server, run_dir, say) -> None:
+    with _no_sigint():
+        say("cleanup", {})
+        if admin is not None and sql is not None:
+            for _ in range(2):
+                try:
+                    drop_run_schema(admin, sql)
+                    res.schema_dropped = not schema_exists(admin, sql)
+                    break
+                except Exception:
+                    time.sleep(0.5)
+        if admin is not None:
+            admin.close()
+        if server is not None:
+            server.stop()
+        shutil.rmtree(run_dir, ignore_errors=True)
+
