@@ -55,7 +55,7 @@ def background_health(st: OrchestratorState):
 def start_run(st: OrchestratorState):
     """T2 and what follows it: STARTING/PREPARING, parent row, START event, spawn workers."""
     yield from write(st, {"STATUS": ph.STARTING, "PHASE": ph.PREPARING, "START_TIME": NOW})
-    yield from parent(st, ph.STARTING, insert=True)
+    yield from parent(st, ph.STARTING)  # an update: create_run (T1) inserted the row
     yield from emit_event(st, ev.START, ev.start(ph.initial_phase(st.cfg.warmup_s),
                                                  st.cfg.workers))
     st.group_count = st.cfg.workers
