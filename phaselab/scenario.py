@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import math
 import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from protocol.config import RunConfig
@@ -62,17 +62,51 @@ SIM_KEYS: dict[str, Key] = {
     "visibility_lag_s": Key("s", 0, False, "how much later other sessions see a commit"),
 }
 SIM_BOOL_KEYS = {"strict_transitions": "raise on an illegal STATUS/PHASE write instead of "
-                                       "recording it for the checkers"}
+                                       "recording it for the checkers",
+                 "bulk_queries": "generate benchmark queries in bursts between control "
+                                 "decisions (sim/bulk.py; exact at phase and tag boundaries)"}
+
+# [coordination]: how workers learn of a change (protocol/actors/polling.py). Each key maps
+# to a RunConfig field.
+COORD_SCHEMES = ("poll", "jittered", "adaptive", "push")
+COORD_KEYS: dict[str, tuple[str, Key]] = {
+    "jitter": ("poll_jitter", Key("fraction", 0, False, "jittered: each sleep is the interval "
+                                  "x U[1 - jitter, 1 + jitter]; at most 1")),
+    "fast_s": ("adaptive_fast_s", Key("s", None, True, "adaptive: poll period near an "
+                                      "expected transition")),
+    "slow_s": ("adaptive_slow_s", Key("s", None, True, "adaptive: poll period otherwise")),
+    "window_s": ("adaptive_window_s", Key("s", 0, False, "adaptive: how near an expected "
+                                          "transition counts as near")),
+    "fallback_s": ("push_fallback_s", Key("s", None, True, "push: the slow poll kept as a "
+                                          "fallback (wait loop and event poll)")),
+}
+COORD_BOOL_KEYS = {
+    "parallel_startup": ("parallel_startup", "heartbeat RUNNING and the test-row insert in "
+                         "parallel (seed 002, priority 2)"),
+    "prespawn_tasks": ("prespawn_tasks", "benchmark tasks start as soon as the wait ends, "
+                       "before those two writes (seed 002, priority 3)"),
+}
+
+# [cost]: what the control plane costs, as warehouse busy time. A statement keeps one of
+# `statements_in_parallel` slots of a warehouse busy for its latency.
+COST_KEYS: dict[str, Key] = {
+    "usd_per_credit": Key("USD", 0, False, "price of one credit"),
+    "warehouse_credits_per_hour": Key("credits/h", 0, False, "the control warehouse's rate "
+                                      "(XS = 1)"),
+    "statements_in_parallel": Key("count", None, True, "statements the warehouse runs at once"),
+}
+COST_DEFAULTS = {"usd_per_credit": 3.0, "warehouse_credits_per_hour": 1.0,
+                 "statements_in_parallel": 8.0}
 
 # Statement kinds with a latency class (docs/trace.md), plus the non-statement costs.
 LATENCY_OPS = (
     "default", "create_run", "read_run_status", "write_run_status", "read_next_seq",
     "bump_next_seq", "alloc_seq", "insert_event", "fetch_events", "merge_heartbeat",
     "mark_heartbeats", "count_heartbeats", "write_test_result", "read_enrichment_status",
-    "enrich", "setup", "connect", "alter_tag", "benchmark", "proc_start",
+    "enrich", "setup", "connect", "alter_tag", "benchmark", "proc_start", "notify",
 )
 DEFAULT_LATENCY = {"dist": "uniform", "low": 0.05, "high": 0.15}
-TOP_LEVEL = ("run", "variant", "latency", "sim", "seed")
+TOP_LEVEL = ("run", "variant", "latency", "sim", "seed", "coordination", "cost")
 
 
 @dataclass(frozen=True)
@@ -85,6 +119,7 @@ class Scenario:
     sim: SimSettings
     seed: int
     raw: dict  # the resolved scenario, as written to the trace header
+    cost: dict = field(default_factory=lambda: dict(COST_DEFAULTS))
 
 
 def _number(path: str, where: str, value: Any, spec: Key, integer: bool) -> float | int:
@@ -127,7 +162,7 @@ def from_dict(raw: dict, path: str = "<scenario>") -> Scenario:
             integer = isinstance(getattr(defaults, f.name), int)
             cfg_kwargs[f.name] = _number(path, f"run.{f.name}", run[f.name],
                                          RUN_KEYS[f.name], integer)
-    cfg = RunConfig(**cfg_kwargs)
+    cfg = RunConfig(**cfg_kwargs, **_coordination(path, raw))
 
     var = _table(path, raw, "variant")
     _unknown(path, "variant.", var, ("name", "switches"))
@@ -157,12 +192,42 @@ def from_dict(raw: dict, path: str = "<scenario>") -> Scenario:
             if not isinstance(simt[k], bool):
                 raise ScenarioError(f"{path}: sim.{k} must be true or false, not {simt[k]!r}")
             sim_kwargs[k] = simt[k]
+    if sim_kwargs.pop("bulk_queries", False):  # a sim knob the actors must know about
+        cfg = replace(cfg, bulk_queries=True)
     settings = SimSettings(LatencyModel(dists, default), **sim_kwargs)
 
     seed = raw.get("seed", 1)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ScenarioError(f"{path}: seed must be a whole number >= 0, not {seed!r}")
-    return Scenario(path, cfg, name, sw, dict(overrides), settings, seed, raw)
+    cost = _table(path, raw, "cost")
+    _unknown(path, "cost.", cost, COST_KEYS)
+    cost = {**COST_DEFAULTS, **{k: _number(path, f"cost.{k}", v, COST_KEYS[k], False)
+                                for k, v in cost.items()}}
+    return Scenario(path, cfg, name, sw, dict(overrides), settings, seed, raw, cost)
+
+
+def _coordination(path: str, raw: dict) -> dict:
+    """The [coordination] table as RunConfig fields."""
+    co = _table(path, raw, "coordination")
+    _unknown(path, "coordination.", co, ["scheme", *COORD_KEYS, *COORD_BOOL_KEYS])
+    out: dict[str, Any] = {}
+    if "scheme" in co:
+        if co["scheme"] not in COORD_SCHEMES:
+            raise ScenarioError(f"{path}: coordination.scheme must be one of "
+                                f"{', '.join(COORD_SCHEMES)}, not {co['scheme']!r}")
+        out["coordination"] = co["scheme"]
+    for k, (fname, spec) in COORD_KEYS.items():
+        if k in co:
+            out[fname] = _number(path, f"coordination.{k}", co[k], spec, False)
+    if out.get("poll_jitter", 0) > 1:
+        raise ScenarioError(f"{path}: coordination.jitter must be <= 1, not {co['jitter']!r}")
+    for k, (fname, _doc) in COORD_BOOL_KEYS.items():
+        if k in co:
+            if not isinstance(co[k], bool):
+                raise ScenarioError(f"{path}: coordination.{k} must be true or false, "
+                                    f"not {co[k]!r}")
+            out[fname] = co[k]
+    return out
 
 
 def load(path: str, sets: list[str] | None = None) -> Scenario:
@@ -194,6 +259,8 @@ def resolve_key(key: str) -> list[str]:
             return ["variant", "switches", key]
         if key in SIM_KEYS or key in SIM_BOOL_KEYS:
             return ["sim", key]
+        if key == "scheme" or key in COORD_KEYS or key in COORD_BOOL_KEYS:
+            return ["coordination", key]
         if key == "seed":
             return ["seed"]
     return parts
@@ -268,7 +335,32 @@ def docs_markdown() -> str:
         allowed = f">= {spec.minimum}" if spec.minimum is not None else "any"
         lines.append(f"| `{k}` | {spec.unit} | {getattr(sd, k)} | {allowed} | {spec.doc} |")
     for k, doc in SIM_BOOL_KEYS.items():
-        lines.append(f"| `{k}` | bool | {str(getattr(sd, k)).lower()} | true, false | {doc} |")
+        default = getattr(sd, k) if hasattr(sd, k) else getattr(d, k)
+        lines.append(f"| `{k}` | bool | {str(default).lower()} | true, false | {doc} |")
+    lines += ["", "## `[coordination]`", "",
+              "How workers learn that the run changed (`protocol/actors/polling.py`). `scheme` "
+              "is one of " + ", ".join(f"`{c}`" for c in COORD_SCHEMES) + " (default `poll`): "
+              "`poll` sleeps `run.status_poll_s` in the wait loop and polls events every "
+              "`run.event_poll_s`; `jittered` draws each of those sleeps around the interval; "
+              "`adaptive` polls fast near an expected transition and slowly otherwise; `push` "
+              "waits for a notice from the orchestrator (latency kind `notify`) and keeps a "
+              "slow poll as a fallback.", "",
+              "| key | unit | default | allowed | meaning |", "|---|---|---|---|---|"]
+    for k, (fname, spec) in COORD_KEYS.items():
+        allowed = "> 0" if spec.positive else f">= {spec.minimum}"
+        lines.append(f"| `{k}` | {spec.unit} | {getattr(d, fname)} | {allowed} | {spec.doc} |")
+    for k, (fname, doc) in COORD_BOOL_KEYS.items():
+        lines.append(f"| `{k}` | bool | {str(getattr(d, fname)).lower()} | true, false | {doc} |")
+    lines += ["", "## `[cost]`", "",
+              "The cost model of the control plane, used by `phaselab sweep`: each control "
+              "statement keeps one of `statements_in_parallel` slots of a warehouse busy for its "
+              "latency, so a run hour costs (statement-seconds per second) x 3600 x "
+              "`warehouse_credits_per_hour` / 3600 / `statements_in_parallel` x "
+              "`usd_per_credit`. Hybrid-table request charges and storage are not modelled.", "",
+              "| key | unit | default | allowed | meaning |", "|---|---|---|---|---|"]
+    for k, spec in COST_KEYS.items():
+        allowed = "> 0" if spec.positive else f">= {spec.minimum}"
+        lines.append(f"| `{k}` | {spec.unit} | {COST_DEFAULTS[k]} | {allowed} | {spec.doc} |")
     lines += ["", "## `seed`", "", "Top-level whole number >= 0 (default 1): the seed a run "
               "uses when `--seed` is not given.", ""]
     return "\n".join(lines)

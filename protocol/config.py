@@ -39,6 +39,17 @@ class RunConfig:
     user_stop_at_s: float = -1.0  # < 0: no user stop; else seconds after the run began
     deadline_s: float = 0.0  # 0: derived from the phase bounds (LIVE-RUN-TERMINATES)
 
+    # How workers learn of a change (protocol/actors/polling.py; scenario table [coordination]).
+    coordination: str = "poll"  # poll | jittered | adaptive | push
+    poll_jitter: float = 0.5  # jittered: each sleep is interval x U[1 - j, 1 + j]
+    adaptive_fast_s: float = 0.05  # adaptive: poll period near an expected transition
+    adaptive_slow_s: float = 1.0  # adaptive: poll period otherwise
+    adaptive_window_s: float = 1.0  # adaptive: how far around the expected instant is "near"
+    push_fallback_s: float = 1.0  # push: the slow poll kept in case a notification is lost
+    parallel_startup: bool = False  # seed 002: heartbeat RUNNING and test-row insert at once
+    prespawn_tasks: bool = False  # seed 002: benchmark tasks start as soon as the wait ends
+    bulk_queries: bool = False  # benchmark queries as bursts between control decisions
+
     def derived_deadline_s(self) -> float:
         if self.deadline_s > 0:
             return self.deadline_s

@@ -79,6 +79,44 @@ class TerminateWorkers:
     kill_after_s: float = 5.0
 
 
+@dataclass(frozen=True)
+class Random:
+    """A uniform draw in [0, 1) from the driver (jittered polling): the protocol has no
+    randomness of its own, so a seeded simulation stays reproducible."""
+
+
+@dataclass(frozen=True)
+class Notify:
+    """Push a notice to every worker of the run (push coordination): a doorbell with the
+    row's STATUS/PHASE as just written, or the type of the event just inserted."""
+    run_id: str
+    status: str = ""
+    phase: str = ""
+    event: str = ""
+
+
+@dataclass(frozen=True)
+class Notice:
+    status: str = ""
+    phase: str = ""
+    event: str = ""
+
+
+@dataclass(frozen=True)
+class AwaitNotice:
+    """Sleep up to `timeout` seconds, ending early when a notice arrives -> Notice or None.
+    A driver without a notification channel just sleeps (polling stays the fallback)."""
+    worker_id: str
+    timeout: float
+
+
+@dataclass(frozen=True)
+class Touch:
+    """A worker changed what its benchmark tasks read (tag, epoch, stop flags): query bursts
+    of that worker in flight end at this instant (see QueryBurst). A no-op otherwise."""
+    worker_id: str
+
+
 # --- statements ---------------------------------------------------------------------------
 
 NOW = "__now__"  # a value in a statement's SET that the database fills with CURRENT_TIMESTAMP()
@@ -300,6 +338,29 @@ class BenchmarkQuery(Statement):
     op: ClassVar[str] = "benchmark"
     worker_id: str
     conn: Any
+
+
+@dataclass(frozen=True)
+class BurstResult:
+    """Queries of one burst: their start times; each ends where the next starts, less think
+    time, and the last at `finish`. One session tag throughout (a cut happens at any ALTER)."""
+    starts: list
+    finish: float
+    tag: str
+    ok: bool = True
+
+
+@dataclass(frozen=True)
+class QueryBurst(Statement):
+    """Benchmark queries back to back (with `think_s` between) on one connection, at most
+    `limit`, until the driver's horizon or a Touch of the worker / an ALTER of this session
+    -> BurstResult. Queries started before the cut keep their results; the one in flight
+    finishes. Lets a simulation generate queries in bulk between control decisions."""
+    op: ClassVar[str] = "benchmark"
+    worker_id: str
+    conn: Any
+    think_s: float = 0.0
+    limit: int | None = None
 
 
 class StatementFailed(Exception):

@@ -14,7 +14,9 @@ import simpy
 
 from protocol import effects as fx
 from protocol.trace import TraceWriter
+from sim.bulk import Bursts
 from sim.latency import LatencyModel, RandomSource
+from sim.notify import Channel
 from sim.tables import Tables
 
 TIE_JITTER_S = 1e-6
@@ -48,6 +50,8 @@ class SimDriver:
         self.next_op_id = 0
         self.procs: dict[str, WorkerProc] = {}
         self.counts: dict[str, int] = {}  # statements performed, by op (control-plane load)
+        self.bursts = Bursts(env, latency, src, self.counts)  # bulk benchmark queries
+        self.channel = Channel(env, latency, src, self.record)  # push notices
 
     # --- plumbing -------------------------------------------------------------------------
 
@@ -125,12 +129,24 @@ class SimDriver:
                 if not p.exited:
                     p.process.interrupt("SIGTERM")
             return None
+        if isinstance(eff, fx.Random):
+            return self.src.random()
+        if isinstance(eff, fx.Touch):
+            self.bursts.touch(eff.worker_id)
+            return None
+        if isinstance(eff, fx.Notify):
+            self.channel.publish(eff, [w for w, p in self.procs.items() if not p.exited])
+            return None
+        if isinstance(eff, fx.AwaitNotice):
+            return (yield from self.channel.wait(eff, self.wait(eff.timeout)))
         raise TypeError(f"{actor} yielded {eff!r}, which is not an effect")
 
     def one(self, eff, actor, owner):
         return (yield from self.perform(eff, actor, owner))
 
     def statement(self, eff: fx.Statement, actor: str):
+        if isinstance(eff, fx.QueryBurst):
+            return (yield from self.bursts.run(eff))
         op = eff.op
         self.counts[op] = self.counts.get(op, 0) + 1
         lat = self.latency.sample(op, self.src)
@@ -167,10 +183,13 @@ class SimDriver:
                            "action": "created", "tag": eff.tag}]
         if isinstance(eff, fx.SetQueryTag):
             eff.conn.tag = eff.tag
+            self.bursts.altered(eff.worker_id, eff.conn)
             return None, [{"kind": "conn", "worker": eff.worker_id, "conn": eff.conn.conn_id,
                            "action": "altered", "tag": eff.tag}]
         if isinstance(eff, (fx.Setup, fx.Enrich)):
             return None, []
+        if isinstance(eff, fx.ReadRunStatus):
+            return t.read_run_status(now, eff, actor)
         handler = getattr(t, eff.op)
         return handler(now, eff)
 

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO
 
 import simpy
 
 from protocol.actors.common import OrchestratorState
 from protocol.actors.orchestrator import orchestrator
+from protocol.actors.polling import worst_period
 from protocol.actors.tasks import ALTER_PARALLELISM
 from protocol.actors.user_stop import user_stop
 from protocol.actors.worker import worker
@@ -53,7 +54,9 @@ def header(cfg: RunConfig, sw: Switches, variant: str, settings: SimSettings, se
     batches = math.ceil(cfg.connections_per_worker / sw.pool_parallel_creates)
     spawn_s = (lat.of("proc_start").upper() + batches * lat.of("connect").upper()
                + lat.of("setup").upper())
-    params = bounds(cfg, L, Q, hook_s, spawn_s)
+    # bounds hold for the slowest event poll the coordination scheme may take
+    worst = replace(cfg, event_poll_s=worst_period(cfg, cfg.event_poll_s))
+    params = bounds(worst, L, Q, hook_s, spawn_s)
     params["test_id_prefix"] = run_id
     return {"t": 0.0, "actor": "phaselab", "kind": "run", "run_id": run_id, "seed": seed,
             "variant": variant, "switches": as_dict(sw), "world": "sim", "params": params,

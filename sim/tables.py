@@ -34,6 +34,23 @@ class Tables:
     events: list[tuple[float, Event]] = field(default_factory=list)
     heartbeats: dict[str, Heartbeat] = field(default_factory=dict)
     test_results: dict[str, dict] = field(default_factory=dict)
+    # (commit time, writer, row) per RUN_STATUS change, kept only with a visibility lag
+    run_versions: list[tuple[float, str, dict]] = field(default_factory=list)
+
+    def _version(self, now: float, actor: str) -> None:
+        if self.visibility_lag_s > 0:
+            self.run_versions.append((now, actor, dict(self.run)))
+
+    def _visible_run(self, now: float, actor: str | None):
+        """The RUN_STATUS row as `actor`'s session sees it: its own writes at once, other
+        sessions' writes visibility_lag_s after their commit (hybrid-table staleness)."""
+        if self.visibility_lag_s <= 0 or actor is None:
+            return self.run
+        cutoff = now - self.visibility_lag_s
+        for t, writer, row in reversed(self.run_versions):
+            if t <= cutoff or writer == actor:
+                return row
+        return None
 
     # --- RUN_STATUS -----------------------------------------------------------------------
 
@@ -44,10 +61,11 @@ class Tables:
         rec = {"kind": "status_write", "op_id": op_id, "writer": actor, "guard": {},
                "set": {"STATUS": ph.PREPARED, "PHASE": ""}, "matched": True,
                "before": None, "after": {"status": ph.PREPARED, "phase": ""}, "db_time": now}
+        self._version(now, actor)
         return None, [rec]
 
-    def read_run_status(self, now: float, eff: fx.ReadRunStatus):
-        r = self.run
+    def read_run_status(self, now: float, eff: fx.ReadRunStatus, actor: str | None = None):
+        r = self._visible_run(now, actor)
         if r is None:
             return None, []
 
@@ -73,6 +91,7 @@ class Tables:
                 ph.check_status_edge(r["STATUS"], new_status, actor)
                 ph.check_phase_edge(r["PHASE"], new_phase, actor)
             r.update(applied)
+            self._version(now, actor)
         after = {"status": r["STATUS"], "phase": r["PHASE"]}
         rec = {"kind": "status_write", "op_id": op_id, "writer": actor,
                "guard": eff.guard.as_dict(), "set": applied if matched else dict(eff.set),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from protocol.actors.polling import announce_event
 from protocol.config import RunConfig
 from protocol.effects import AllocSeq, BumpNextSeq, InsertEvent, Note, ReadNextSeq, Sleep
 from protocol.variants import Switches
@@ -43,10 +44,12 @@ def emit_event(st: OrchestratorState, type_: str, data: dict):
             yield InsertEvent(st.run_id, seq, type_, data)
         finally:
             st.emit_busy = False
+        yield from announce_event(st, type_)  # push coordination only
         return seq
     seq = yield ReadNextSeq(st.run_id)
     yield BumpNextSeq(st.run_id)
     yield InsertEvent(st.run_id, seq, type_, data)
+    yield from announce_event(st, type_)
     return seq
 
 

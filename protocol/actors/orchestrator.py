@@ -9,6 +9,7 @@ import math
 
 from protocol import events as ev
 from protocol import phases as ph
+from protocol.actors import polling
 from protocol.actors.common import OrchestratorState, emit_event, note
 from protocol.effects import (NOW, CountHeartbeats, CreateRun, Enrich, Guard, Join,
                               LiveWorkers, MarkHeartbeats, Now, ReadRunStatus, Sleep, Spawn,
@@ -19,9 +20,12 @@ NOT_TERMINAL = Guard(status_not_in=tuple(sorted(ph.TERMINAL)))
 
 def write(st: OrchestratorState, set_: dict, guard: Guard = Guard(), coalesce=()):
     try:
-        return (yield WriteRunStatus(st.run_id, set_, guard, tuple(coalesce)))
+        matched = yield WriteRunStatus(st.run_id, set_, guard, tuple(coalesce))
     except StatementFailed:
         return False
+    if matched:
+        yield from polling.announce_write(st, set_)  # push coordination only
+    return matched
 
 
 def parent(st: OrchestratorState, status: str, enrichment: str | None = None, insert=False):

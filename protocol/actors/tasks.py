@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from protocol.actors.common import note, worker_tag
-from protocol.effects import (BenchmarkQuery, Connect, Now, Parallel, SetQueryTag, Sleep,
-                              Spawn, StatementFailed)
+from protocol.effects import (BenchmarkQuery, Connect, Now, Parallel, QueryBurst,
+                              SetQueryTag, Sleep, Spawn, StatementFailed, Touch)
 
 ALTER_PARALLELISM = 16  # update_query_tag runs at most 16 ALTERs at once (§6.3)
 
@@ -70,6 +70,8 @@ class BenchmarkPool:
         for i in running:
             if i >= target:
                 self.tasks[i].stop = True
+        if any(i >= target for i in running):
+            yield Touch(w.worker_id)
 
     def stop_all(self) -> list:
         for c in self.tasks.values():
@@ -93,6 +95,7 @@ class BenchmarkPool:
                     self.conn_tags[i] = w.tag
         w.epoch += 1  # in the fixed variant this is in the same step as the tag change
         w.measurement_active = True
+        yield Touch(w.worker_id)
         end = yield Now()
         yield note("hook", worker=w.worker_id, start=start, end=end, epoch=w.epoch)
 
@@ -111,6 +114,9 @@ class BenchmarkPool:
                 self.conn_tags[ctl.index] = tag
                 if w.epoch != epoch:
                     continue  # the hook ran meanwhile: take (tag, epoch) afresh
+            if w.cfg.bulk_queries:
+                yield from self._burst(ctl, conn, epoch)
+                continue
             try:
                 res = yield BenchmarkQuery(w.worker_id, conn)
             except StatementFailed:
@@ -126,3 +132,30 @@ class BenchmarkPool:
                 yield note("marker", worker=w.worker_id, name="first_measurement_query")
             if w.cfg.think_time_s > 0:
                 yield Sleep(w.cfg.think_time_s)
+
+    def _burst(self, ctl: TaskControl, conn, epoch: int):
+        """The bulk form of the loop body above: queries back to back until the driver cuts
+        the burst (a Touch: the hook, a stop) or its horizon, noted as one query_batch. A
+        start-up marker still needs its own single query, so its time stays exact."""
+        w = self.w
+        first = "first_query" not in w.markers or (
+            "first_measurement_query" not in w.markers and w.tag.endswith(":phase=RUNNING"))
+        try:
+            res = yield QueryBurst(w.worker_id, conn, w.cfg.think_time_s, 1 if first else None)
+        except StatementFailed:
+            return
+        if not res.starts:
+            return
+        yield note("query_batch", worker=w.worker_id, conn=ctl.index, task=ctl.index,
+                   n=len(res.starts), starts=res.starts, finish=res.finish,
+                   think=w.cfg.think_time_s, tag=res.tag, epoch=epoch,
+                   counted=True, last_counted=epoch == w.epoch, ok=res.ok)
+        if "first_query" not in w.markers:
+            w.markers.add("first_query")
+            yield note("marker", worker=w.worker_id, name="first_query")
+        if res.tag.endswith(":phase=RUNNING") and "first_measurement_query" not in w.markers:
+            w.markers.add("first_measurement_query")
+            yield note("marker", worker=w.worker_id, name="first_measurement_query")
+        if w.cfg.think_time_s > 0:  # the think time after the burst's last query
+            now = yield Now()
+            yield Sleep(max(0.0, res.finish + w.cfg.think_time_s - now))

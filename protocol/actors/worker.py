@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 
 from protocol import events as ev
 from protocol import phases as ph
+from protocol.actors import polling
 from protocol.actors.common import note, worker_tag
 from protocol.actors.tasks import BenchmarkPool
 from protocol.config import RunConfig
 from protocol.effects import (Join, MergeHeartbeat, Now, ReadRunStatus, Setup, Sleep,
-                              StatementFailed, WriteTestResult, FetchEvents, Cancel)
+                              StatementFailed, Touch, WriteTestResult, FetchEvents, Cancel)
 from protocol.variants import Switches
 
 
@@ -38,6 +39,7 @@ class WorkerState:
     drain_timeout_s: float = 120.0
     terminal_seen: str | None = None
     markers: set = field(default_factory=set)
+    poll: dict = field(default_factory=dict)  # the poll scheme's memory (polling.py)
 
     def __post_init__(self):
         self.test_id = self.test_id or f"{self.run_id}-{self.worker_id}"
@@ -112,11 +114,12 @@ def wait_loop(w: WorkerState):
     cfg = w.cfg
     start = yield Now()
     last_poll = last_hb = -math.inf
+    pushed = None
     while True:
         now = yield Now()
         if now - start > cfg.wait_timeout_s:
             return False
-        row = yield from read_status(w)
+        row = pushed if pushed is not None else (yield from read_status(w))
         if row is not None:
             if row.phase and row.phase != w.current_phase:
                 yield from set_phase(w, row.phase, "wait")  # a plain copy: no hook
@@ -146,7 +149,7 @@ def wait_loop(w: WorkerState):
         if now - last_hb >= cfg.heartbeat_s:
             last_hb = now
             yield from heartbeat(w, ph.HB_READY)
-        yield Sleep(cfg.status_poll_s)
+        pushed = yield from polling.wait_pause(w)
 
 
 # --- W22: the main loop -------------------------------------------------------------------
@@ -196,10 +199,12 @@ def main_loop(w: WorkerState, pool: BenchmarkPool):
     cfg = w.cfg
     now = yield Now()
     last_poll, last_reconcile, last_hb = -math.inf, now, now
+    period = cfg.event_poll_s
     while not w.stopping:
         now = yield Now()
-        if now - last_poll >= cfg.event_poll_s:
+        if now - last_poll >= period:
             last_poll = now
+            period = yield from polling.event_period(w, now)
             for e in (yield from fetch(w, cfg.event_limit_main)):
                 if not (yield from handle_event(w, pool, e)):
                     break
@@ -215,7 +220,10 @@ def main_loop(w: WorkerState, pool: BenchmarkPool):
         if now - last_hb >= cfg.heartbeat_s:
             last_hb = now
             yield from heartbeat(w, ph.HB_RUNNING, pool)
-        yield Sleep(cfg.main_loop_sleep_s)
+        notice = yield from polling.main_pause(w)
+        if notice is not None:  # push: poll events now, adopt a pushed phase at once
+            last_poll = -math.inf
+            yield from adopt_phase(w, pool, notice.phase, "notify")
 
 
 # --- the whole process --------------------------------------------------------------------
@@ -260,23 +268,34 @@ def worker(cfg: RunConfig, sw: Switches, run_id: str, worker_id: str, group_id: 
         yield from heartbeat(w, ph.HB_DEAD)
         return 3
     yield from mark(w, "wait_returned")
+    polling.wait_ended(w, (yield Now()))
     if sw.pool_init == "after_wait":
         yield from pool.initialize()
         yield from mark(w, "pool_ready")
-    yield from heartbeat(w, ph.HB_RUNNING, pool)  # W18
-    yield from mark(w, "heartbeat_running")
-    try:
-        yield WriteTestResult(run_id, w.test_id, ph.RUNNING, insert=True)
-    except StatementFailed:
-        yield from heartbeat(w, ph.HB_DEAD)
-        return 1
-    yield from mark(w, "test_row_inserted")
     if sw.start_in_measurement_from == "w4_snapshot":  # W19
         start_in_measurement = snapshot_phase == ph.MEASUREMENT
     else:
         start_in_measurement = w.current_phase == ph.MEASUREMENT
-    yield from pool.scale_to(w, w.current_target, "startup")  # W20
-    yield from mark(w, "tasks_spawned")
+    if cfg.prespawn_tasks:  # seed 002 priority 3: tasks go as soon as the wait ends
+        yield from pool.scale_to(w, w.current_target, "startup")  # W20, moved up
+        yield from mark(w, "tasks_spawned")
+    if cfg.parallel_startup:  # seed 002 priority 2: W18 and the insert at once
+        if not (yield from polling.running_writes(w, pool.size())):
+            yield from heartbeat(w, ph.HB_DEAD)
+            return 1
+        yield from mark(w, "heartbeat_running")
+    else:
+        yield from heartbeat(w, ph.HB_RUNNING, pool)  # W18
+        yield from mark(w, "heartbeat_running")
+        try:
+            yield WriteTestResult(run_id, w.test_id, ph.RUNNING, insert=True)
+        except StatementFailed:
+            yield from heartbeat(w, ph.HB_DEAD)
+            return 1
+    yield from mark(w, "test_row_inserted")
+    if not cfg.prespawn_tasks:
+        yield from pool.scale_to(w, w.current_target, "startup")  # W20
+        yield from mark(w, "tasks_spawned")
     if start_in_measurement:  # W21
         yield from pool.measurement_hook(w)
         if w.current_phase != ph.MEASUREMENT:
@@ -291,6 +310,7 @@ def exit_sequence(w: WorkerState, pool: BenchmarkPool):
     if w.stopping:
         yield from heartbeat(w, ph.HB_DRAINING, pool)
     handles = pool.stop_all()
+    yield Touch(w.worker_id)  # query bursts in flight end here
     if handles and not (yield Join(tuple(handles), w.drain_timeout_s)):
         yield Cancel(tuple(handles))
     try:

@@ -78,6 +78,47 @@ def as_time(v: Any) -> float | None:
     return None
 
 
+def queries(trace: Trace) -> list[dict]:
+    """Every benchmark query as a `query` record, in finish order. A `query_batch` (queries
+    back to back on one connection with one tag and one epoch, docs/trace.md) stands in as
+    its boundary queries: the first, the last, and one spanning the counted ones. Every
+    checker's rule is "some query started before / after an instant has the wrong tag or
+    epoch", which the boundary queries decide exactly; counts in messages count them."""
+    cached = getattr(trace, "_queries", None)
+    if cached is not None:
+        return cached
+    out = list(trace.of("query"))
+    for b in trace.of("query_batch"):
+        starts, n = b.get("starts") or [], b.get("n", 0)
+        if not starts:
+            continue
+        think = b.get("think") or 0.0
+        base = {k: v for k, v in b.items() if k not in ("starts", "n", "finish", "think",
+                                                         "last_counted", "kind")}
+        base["kind"], base["batch"] = "query", n
+        last = {**base, "start": starts[-1], "t": b["finish"], "finish": b["finish"],
+                "counted": b.get("last_counted", b.get("counted"))}
+        if len(starts) > 1:
+            f0 = starts[1] - think
+            out.append({**base, "start": starts[0], "t": f0, "finish": f0})
+            if len(starts) > 2:  # the counted span: from the first start to the last
+                fc = starts[-1] - think  # counted query's finish
+                out.append({**base, "start": starts[0], "t": fc, "finish": fc})
+        out.append(last)
+    if trace.of("query_batch"):
+        out.sort(key=lambda q: q["t"])
+    trace._queries = out  # type: ignore[attr-defined]
+    return out
+
+
+def queries_by_worker(trace: Trace) -> dict[str, list[dict]]:
+    """queries() grouped by worker, in finish order (like trace.by_worker("query"))."""
+    out: dict[str, list[dict]] = {}
+    for q in queries(trace):
+        out.setdefault(q.get("worker") or q.get("actor"), []).append(q)
+    return out
+
+
 def as_json(v: Any) -> Any:
     """A JSON column that a driver may have recorded as text."""
     if isinstance(v, str):

@@ -8,7 +8,8 @@ from protocol.events import SET_PHASE, SET_WORKER_TARGET, START, STOP
 from protocol.phases import HB_FINAL, RUNNING, TERMINAL
 from protocol.trace import Trace
 
-from .base import TOL, Violation, as_json, checker, cols, concerns, ft, hb_writer, nums
+from .base import (TOL, Violation, as_json, checker, cols, concerns, ft, hb_writer, nums,
+                   queries)
 
 
 def _desc(e: dict) -> str:
@@ -310,7 +311,7 @@ def ev_stop_delivery(trace: Trace) -> Iterator[Violation]:
     """No worker starts a query later than min(first STOP visible + E + L, first certain write
     taking STATUS out of RUNNING + R + L). One violation per worker (its first late query)."""
     p = nums(trace, "E", "R", "L")
-    qs = trace.of("query")
+    qs = queries(trace)
     if p is None or not qs:
         return
     E, R, L = p

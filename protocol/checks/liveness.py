@@ -9,7 +9,7 @@ from protocol.phases import (CANCELLING, COMPLETED, HB_COMPLETED, HB_DEAD, HB_FI
                              PROCESSING, RUNNING, STARTING, STOPPING, TERMINAL, FAILED, CANCELLED)
 from protocol.trace import Trace
 
-from .base import TOL, Violation, checker, ft, hb_writer, num, nums
+from .base import TOL, Violation, checker, ft, hb_writer, num, nums, queries_by_worker
 
 
 def _own(hbs: list[dict]) -> list[dict]:
@@ -58,7 +58,7 @@ def hb_ready_means_ready(trace: Trace) -> Iterator[Violation]:
     every `setup` it invoked succeeded. And no query started before the worker's first
     target change (its initial target) runs on a connection created after READY."""
     conns = trace.by_worker("conn")
-    queries = trace.by_worker("query")
+    queries = queries_by_worker(trace)
     states = trace.by_worker("worker_state")
     ok_ids = {r.get("id") for r in trace.of("ok")}
     for k, hbs in trace.by_worker("heartbeat").items():

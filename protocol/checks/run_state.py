@@ -9,7 +9,8 @@ from protocol.phases import (CANCELLED, CANCELLING, COMPLETED, FAILED, HB_READY,
                              STOPPING, TERMINAL, WARMUP)
 from protocol.trace import Trace
 
-from .base import TOL, Violation, as_time, checker, cols, ft, hb_writer, num, nums, stop_reason
+from .base import (TOL, Violation, as_time, checker, cols, ft, hb_writer, num, nums, queries,
+                   stop_reason)
 
 
 def _edge(w: dict) -> str:
@@ -147,7 +148,7 @@ def run_no_early_load(trace: Trace) -> Iterator[Violation]:
     """No query starts before the first write that (maybe) made STATUS RUNNING took effect;
     with queries but no RUNNING write at all, every query is early. One violation per worker
     (its first early query, and the count)."""
-    qs = trace.of("query")
+    qs = queries(trace)
     if not qs:
         return
     w = next((w for w in trace.status_chain() if w["after"]["status"] == RUNNING), None)

@@ -8,7 +8,7 @@ from protocol.events import STOP
 from protocol.phases import MEASUREMENT, PHASE_RANK, PREPARING, WARMUP
 from protocol.trace import Trace
 
-from .base import (TOL, Violation, checker, epoch_at, ft, nums, tag_phase,
+from .base import (TOL, Violation, checker, epoch_at, ft, nums, queries_by_worker, tag_phase,
                    worker_started_in_measurement)
 
 TAG = re.compile(r"^flakebench:test_id=([^:]+):phase=(WARMUP|RUNNING)$")
@@ -46,7 +46,7 @@ def ph_hook_once(trace: Trace) -> Iterator[Violation]:
     if t_m is None or p is None:
         return
     hooks = trace.by_worker("hook")
-    for k, qs in trace.by_worker("query").items():
+    for k, qs in queries_by_worker(trace).items():
         late = [q for q in qs if q["start"] >= t_m - TOL]
         if not late:
             continue
@@ -98,7 +98,7 @@ def tag_warmup(trace: Trace) -> Iterator[Violation]:
     row id is not checked (the trace does not record that id)."""
     t_m = _t_meas(trace)
     owner: dict[str, str] = {}
-    for k, qs in trace.by_worker("query").items():
+    for k, qs in queries_by_worker(trace).items():
         q, n = _first_bad(qs, lambda q: not TAG.match(str(q.get("tag"))))
         if q:
             yield Violation("TAG-WARMUP", f"{k} ran {n} queries with a malformed tag, the first {_q(q)}", (q,))
@@ -130,7 +130,7 @@ def tag_measurement(trace: Trace) -> Iterator[Violation]:
     p = nums(trace, "E", "R", "L")
     hooks = trace.by_worker("hook")
     not_run = lambda q: tag_phase(q.get("tag")) != "RUNNING"  # noqa: E731
-    for k, qs in trace.by_worker("query").items():
+    for k, qs in queries_by_worker(trace).items():
         hs = hooks.get(k)
         if hs:
             h = hs[0]
@@ -158,7 +158,7 @@ def tag_propagation(trace: Trace) -> Iterator[Violation]:
     the RUNNING tag, and so does every query any of its connections starts. Idle vs in-use
     connections are not told apart: all are covered."""
     conns = trace.by_worker("conn")
-    queries = trace.by_worker("query")
+    queries = queries_by_worker(trace)
     for k, hs in trace.by_worker("hook").items():
         h = hs[0]
         c = next((c for c in conns.get(k, []) if c["t"] > h["t"] + TOL and c.get("tag") is not None
@@ -192,7 +192,7 @@ def epoch_isolation(trace: Trace) -> Iterator[Violation]:
                 yield Violation("EPOCH-ISOLATION", f"{k}'s hook ending t={ft(h['t'])} left the epoch at "
                                 f"{h['epoch']} (was {prev}): ops on both sides share one epoch", (h,))
             prev = h.get("epoch", prev)
-    for k, qs in trace.by_worker("query").items():
+    for k, qs in queries_by_worker(trace).items():
         hs = hooks.get(k, [])
         reported = set()
         for q in qs:
@@ -217,7 +217,7 @@ def epoch_isolation(trace: Trace) -> Iterator[Violation]:
 def epoch_tag_agree(trace: Trace) -> Iterator[Violation]:
     """For every query: tag phase=RUNNING exactly when its start epoch is >= 1 (so no query
     sees one switch without the other). One violation per worker (first and count)."""
-    for k, qs in trace.by_worker("query").items():
+    for k, qs in queries_by_worker(trace).items():
         q, n = _first_bad(qs, lambda q: q.get("epoch") is not None and tag_phase(q.get("tag")) is not None
                           and (tag_phase(q.get("tag")) == "RUNNING") != (q["epoch"] >= 1))
         if q:
