@@ -13,6 +13,8 @@ statement is thrown into the actor as StatementFailed. Mapping:
   Cancel           cooperative: sets the tasks' flags, seen at their next effect boundary
   Note             a trace record {t, actor, kind: note.kind, **fields}
   SpawnWorker etc. real OS processes (processes.py)
+  Random, Touch,   a draw from the driver's generator; no-ops; a cancellable sleep (no
+  Notify/Await.    notification channel live: polling stays); one query per QueryBurst
 
 Trace: invoke then ok/fail/info around each control statement, database-truth records
 (status_write, event_emit, heartbeat, conn; proc from processes.py) at completion, which is
@@ -205,6 +207,16 @@ class RealDriver:
             return self._launcher().live()
         if isinstance(e, fx.TerminateWorkers):
             return self._launcher().terminate(e.kill_after_s)
+        # Effects for the simulation's polling schemes and bulk queries, by name so that this
+        # driver does not depend on which of them a given protocol version has.
+        kind = type(e).__name__
+        if kind == "Random":
+            return self._rng.random()
+        if kind in ("Touch", "Notify"):
+            return None  # no bursts to cut; no notification channel live (polling stays)
+        if kind == "AwaitNotice":
+            task.cancel.wait(max(0.0, float(e.timeout)))
+            return None
         raise TypeError(f"RealDriver cannot perform {e!r}")
 
     def _launcher(self) -> WorkerLauncher:
@@ -279,6 +291,8 @@ class RealDriver:
     def _statement(self, e: fx.Statement, task: _Task) -> Any:
         if isinstance(e, fx.BenchmarkQuery):
             return self._benchmark(e)
+        if type(e).__name__ == "QueryBurst":
+            return self._burst(e)
         if task.control is None and not isinstance(e, fx.Connect):
             try:  # log in before the invoke: a statement's latency is the statement's alone
                 self._control(task)
@@ -447,6 +461,12 @@ class RealDriver:
         except Exception:
             ok = False
         return fx.QueryResult(start=start, finish=self.clock.now(), tag=tag, ok=ok)
+
+    def _burst(self, e) -> Any:
+        """A QueryBurst live is one query: the wall clock has no horizon to batch up to, and
+        the next control decision may come at any instant."""
+        r = self._benchmark(fx.BenchmarkQuery(e.worker_id, e.conn))
+        return fx.BurstResult(starts=[r.start], finish=r.finish, tag=r.tag, ok=r.ok)
 
     # --- end of run -----------------------------------------------------------------------
     def worker_parts(self) -> list[str]:

@@ -77,6 +77,7 @@ class LiveResult:
     schema_dropped: bool = False
     error: str | None = None
     server_counts: dict | None = None  # Snowflake: benchmark queries per QUERY_TAG
+    worker_logs: dict = field(default_factory=dict)  # worker -> tail of its stderr, if any
 
 
 def new_ids() -> tuple[str, str]:
@@ -85,7 +86,7 @@ def new_ids() -> tuple[str, str]:
 
 
 def header(cfg: RunConfig, sw: Switches, variant: str, settings: LiveSettings, run_id: str,
-           scenario: dict | None) -> dict:
+           scenario: dict | None, live: dict | None = None) -> dict:
     """The `run` record, as sim/run.py builds it, with the live backend's own bounds."""
     L = statement_bound_s(settings.statement_timeout_s)
     Q = L + cfg.think_time_s
@@ -100,7 +101,7 @@ def header(cfg: RunConfig, sw: Switches, variant: str, settings: LiveSettings, r
     params["backend"] = settings.backend
     return {"t": 0.0, "actor": "phaselab", "kind": "run", "run_id": run_id, "seed": None,
             "variant": variant, "switches": as_dict(sw), "world": "live", "params": params,
-            "scenario": scenario or {}}
+            "scenario": scenario or {}, "live": live or {}}
 
 
 def _with(spec: ConnSpec, **opts) -> ConnSpec:
@@ -232,7 +233,11 @@ def _drive(cfg, sw, variant, settings, scenario, spec, sql, run_dir, res, admin,
                      "args": {"cfg": dataclasses.asdict(cfg), "switches": as_dict(sw)}}
     with open(main_path, "w", encoding="utf-8") as sink:
         tw = TraceWriter(sink, keep=True)
-        tw.write(header(cfg, sw, variant, settings, res.run_id, scenario))
+        tw.write(header(cfg, sw, variant, settings, res.run_id, scenario, {
+            "backend": settings.backend, "schema": sql.qschema,
+            "statement_timeout_s": settings.statement_timeout_s,
+            "login_timeout_s": settings.login_timeout_s, "server_start_s": res.server_start_s,
+            "idle_probe_ms": [round(x, 3) for x in res.idle_probe_ms]}))
         driver = RealDriver(spec, sql, tw, clock, control_tag=settings.control_tag,
                             run_dir=run_dir, worker_config=worker_config)
         st = OrchestratorState(res.run_id, cfg, sw)
@@ -301,6 +306,18 @@ class _no_sigint:
             signal.signal(signal.SIGINT, self.old)
 
 
+def _log_tails(run_dir: str, n: int = 2000) -> dict:
+    """What worker processes wrote to stderr (tracebacks), redacted, before the dir goes."""
+    out = {}
+    for name in sorted(os.listdir(run_dir)):
+        if name.startswith("worker-") and name.endswith(".log"):
+            with open(os.path.join(run_dir, name), "rb") as f:
+                text = f.read()[-n:].decode(errors="replace").strip()
+            if text:
+                out[name[len("worker-"):-len(".log")]] = redact(text)
+    return out
+
+
 def _cleanup(res: LiveResult, admin, sql, server, run_dir, say) -> None:
     with _no_sigint():
         say("cleanup", {})
@@ -316,5 +333,6 @@ def _cleanup(res: LiveResult, admin, sql, server, run_dir, say) -> None:
             admin.close()
         if server is not None:
             server.stop()
+        res.worker_logs = _log_tails(run_dir)
         shutil.rmtree(run_dir, ignore_errors=True)
 

@@ -1,0 +1,194 @@
+"""`phaselab smoke`: one live run against the embedded server or Snowflake, judged by the
+same checkers as a simulation, with the measured latencies and load."""
+from __future__ import annotations
+
+import json
+import os
+
+from rich.console import Console
+from rich.table import Table
+
+from phaselab import report, smoke
+from phaselab.errors import UsageError
+from phaselab.files import write_atomically
+from phaselab.timeline import summarize
+from protocol.checks import check
+from protocol.trace import Trace, dumps
+from protocol.variants import UnknownVariant, variant
+from real_backend.live import BACKENDS, LiveSettings, LiveSetupError, live_run
+
+NAME = "smoke"
+HELP = "one live run (embedded fakesnow server or Snowflake), its timeline and verdict"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--backend", choices=BACKENDS, default="embedded")
+    p.add_argument("--workers", type=int, default=3)
+    p.add_argument("--connections", type=int, default=4, help="per worker")
+    p.add_argument("--warmup", type=float, default=3.0, metavar="S")
+    p.add_argument("--measure", type=float, default=5.0, metavar="S")
+    p.add_argument("--think-time", type=float, default=2.0, metavar="S",
+                   help="pause between a benchmark task's queries")
+    p.add_argument("--variant", default="fixed")
+    p.add_argument("--connection-name", help="a connections.toml entry (snowflake)")
+    p.add_argument("--statement-timeout", type=float, default=1.0, metavar="S",
+                   help="connector timeouts; the trace declares L = 2 x this + 1 s")
+    p.add_argument("--login-timeout", type=float, default=10.0, metavar="S")
+    p.add_argument("--control-tag", default="phaselab",
+                   help="QUERY_TAG of control connections (the reference uses flakebench)")
+    p.add_argument("--trace", metavar="FILE", help="write the merged JSON-lines trace here")
+    p.add_argument("--json", action="store_true")
+
+
+def _check_args(args) -> None:
+    for name, v, lo, strict in (("--workers", args.workers, 1, False),
+                                ("--connections", args.connections, 1, False),
+                                ("--warmup", args.warmup, 0, False),
+                                ("--measure", args.measure, 0, True),
+                                ("--think-time", args.think_time, 0, False),
+                                ("--statement-timeout", args.statement_timeout, 0, True),
+                                ("--login-timeout", args.login_timeout, 0, True)):
+        if (v <= lo) if strict else (v < lo):
+            raise UsageError(f"{name} must be {'>' if strict else '>='} {lo}, not {v}")
+    if args.trace and not os.path.isdir(os.path.dirname(os.path.abspath(args.trace))):
+        raise UsageError(f"--trace {args.trace}: the folder does not exist")
+    if args.connection_name and args.backend != "snowflake":
+        raise UsageError("--connection-name is for --backend snowflake")
+
+
+class _Progress:
+    """A one-line status on stderr while the run goes (rich), silent when not a terminal."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.status = console.status("starting") if console.is_terminal else None
+
+    def __enter__(self):
+        if self.status:
+            self.status.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.status:
+            self.status.__exit__(*exc)
+
+    def __call__(self, what: str, info: dict) -> None:
+        if what == "running":
+            text = (f"run t={info['t']:.1f} s  {info['status']}  workers alive "
+                    f"{info['workers']}  (deadline {info['deadline']:.0f} s)")
+        else:
+            text = {"server": "starting the embedded server",
+                    "connect": f"connecting to {info.get('where')}",
+                    "schema": f"creating schema {info.get('schema')}",
+                    "stopping": f"stopping ({info.get('reason')})",
+                    "cleanup": "dropping the schema, stopping the server"}.get(what, what)
+            if not self.status:
+                self.console.print(f"[dim]smoke: {text}[/dim]")
+        if self.status:
+            self.status.update(text)
+
+
+def run(args) -> int:
+    _check_args(args)
+    try:
+        sw = variant(args.variant)
+    except UnknownVariant as exc:
+        raise UsageError(f"--variant: {exc}") from None
+    cfg = smoke.smoke_config(args.workers, args.connections, args.warmup, args.measure,
+                             args.think_time)
+    settings = LiveSettings(backend=args.backend, statement_timeout_s=args.statement_timeout,
+                            login_timeout_s=args.login_timeout,
+                            connection_name=args.connection_name, control_tag=args.control_tag)
+    err = Console(stderr=True)
+    try:
+        with _Progress(err) as prog:
+            res = live_run(cfg, sw, args.variant, settings,
+                           scenario={"command": "smoke", "backend": args.backend}, progress=prog)
+    except LiveSetupError as exc:
+        raise UsageError(f"--backend {args.backend}: {exc}") from None
+    if args.trace and res.records:
+        write_atomically(args.trace, (dumps(r) for r in res.records))
+    trace = Trace(res.records)
+    summary = summarize(trace)
+    verdict = report.verdict(check(trace))
+    lat = smoke.latency_table(smoke.statement_latencies(res.records))
+    bn = smoke.bottleneck(res.records, trace.header)
+    slow = smoke.over_bound(res.records, trace.header)
+    fails = smoke.failures(res.records)
+    server = smoke.server_comparison(summary["tags"], res.run_id, res.server_counts)
+    completed = res.reason == "finished" and res.status == "COMPLETED"
+    problems = []
+    if not completed:
+        problems.append(f"the run did not complete: STATUS {res.status}, ended by "
+                        f"{res.reason}" + (f" ({res.error})" if res.error else ""))
+    if not res.schema_dropped:
+        problems.append(f"schema {res.schema} may not have been dropped")
+    if args.json:
+        print(json.dumps({
+            "backend": args.backend, "run_id": res.run_id, "schema": res.schema,
+            "variant": args.variant, "status": res.status, "phase": res.phase,
+            "reason": res.reason, "error": res.error, "completed": completed,
+            "schema_dropped": res.schema_dropped, "wall_s": round(res.wall_s, 3),
+            "setup_s": round(res.setup_s, 3), "server_start_s": res.server_start_s,
+            "summary": summary, "verdict": report.json_verdict(verdict),
+            "latency_ms": lat, "failures": fails, "over_L": slow, "bottleneck": bn,
+            "server_counts": server, "L": trace.param("L"), "trace": args.trace,
+            "problems": problems}, default=str))
+    else:
+        out = Console()
+        report.render_run(out, f"phaselab smoke — {args.backend} backend, run {res.run_id}, "
+                          f"variant {args.variant}, {args.workers} workers x "
+                          f"{args.connections} connections", summary, verdict, [])
+        _render_latency(out, lat, fails)
+        _render_load(out, bn, slow, trace.param("L"))
+        if server:
+            _render_server(out, server)
+        for p in problems:
+            out.print(f"[red]{p}[/red]")
+        out.print(f"Wall {res.wall_s:.1f} s (set-up {res.setup_s:.1f} s); schema {res.schema} "
+                  f"{'dropped' if res.schema_dropped else 'NOT confirmed dropped'}"
+                  + (f"; trace in {args.trace}" if args.trace else ""))
+    if res.reason == "interrupted":
+        return 130
+    return 0 if verdict["ok"] and completed else 1
+
+
+def _render_latency(out: Console, lat: dict, fails: dict) -> None:
+    t = Table(title="Statement latency as measured (ms, successful statements)",
+              title_justify="left")
+    for c in ("statement", "n", "p50", "p90", "p99", "max", "failed"):
+        t.add_column(c, justify="left" if c == "statement" else "right")
+    for op, row in lat.items():
+        f = fails.get(op)
+        t.add_row(op, str(row["n"]), *(f"{row[k]:,.1f}" for k in ("p50", "p90", "p99", "max")),
+                  f"{f['fail']} fail, {f['info']} unknown" if f else "")
+    out.print(t)
+
+
+def _render_load(out: Console, bn: dict, slow: list, L) -> None:
+    ld = bn["load"]
+    out.print(f"Load: {ld['control']} control statements + {ld['benchmark']} benchmark queries "
+              f"in {ld['span_s']:.1f} s = {ld['rate_per_s']:.1f}/s (busiest second "
+              f"{ld['peak_per_s']}); benchmark median {bn['benchmark_median_ms']} ms vs "
+              f"{bn['idle_benchmark_ms']} ms on the idle server; server busy about "
+              f"{bn['utilisation']:.0%} of the time")
+    if bn["bottleneck"]:
+        out.print("[yellow]The backend server was the bottleneck:[/yellow] "
+                  + "; ".join(bn["reasons"]))
+    else:
+        out.print("The backend server was not the bottleneck.")
+    if slow:
+        out.print(f"[red]{len(slow)} statements took longer than L = {L} s[/red]: {slow[:3]}")
+
+
+def _render_server(out: Console, server: dict) -> None:
+    t = Table(title="Benchmark queries per QUERY_TAG: trace vs Snowflake", title_justify="left")
+    for c in ("tag", "trace", "QUERY_HISTORY", "AGGREGATE", "match"):
+        t.add_column(c)
+    for r in server["rows"]:
+        t.add_row(r["tag"], str(r["trace"]), str(r["query_history"]), str(r["aggregate"]),
+                  "yes" if r["match"] else "no")
+    out.print(t)
+    for e in server["errors"]:
+        out.print(f"[yellow]{e}[/yellow]")
+    out.print(server["note"])
