@@ -18,7 +18,11 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".phaselab-installed"
 
-MAIN_JOB = ["phaselab", "run", "scenarios/baseline.toml", "--seed", "1", "--variant", "fixed"]
+# The poll-interval comparison: the wait-loop interval from 50 ms to 1 s against push, on the
+# baseline, 20 seeded runs each (queries generated in bulk, exact at phase boundaries).
+MAIN_JOB = ["phaselab", "sweep", "scenarios/baseline.toml", "--seed", "1", "--reps", "20",
+            "--set", "status_poll_s=0.05,0.1,0.2,0.5,1.0", "--case", "push: scheme=push",
+            "--set", "bulk_queries=true", "--out", "out/compare"]
 TEST_JOB = ["pytest", "-q", "-n", "2"]
 
 

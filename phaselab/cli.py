@@ -16,6 +16,7 @@ COMMANDS = [
     "phaselab.commands.run",
     "phaselab.commands.check",
     "phaselab.commands.docs",
+    "phaselab.commands.sweep",
     "phaselab.commands.smoke",
 ]
 

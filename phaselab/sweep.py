@@ -1,0 +1,184 @@
+"""A sweep: every combination of some scenario settings, N seeded replications each.
+
+A replication's seed comes from the sweep seed, the combination's index and the replication
+index only, and results are put back in (combination, replication) order before any
+statistic is taken, so the numbers do not depend on how many processes ran them or in which
+order they finished.
+"""
+from __future__ import annotations
+
+import itertools
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+import multiprocessing
+
+import numpy as np
+
+from phaselab import metrics, scenario as scn, stats
+from phaselab.errors import UsageError
+from protocol.checks import check
+from protocol.trace import Trace
+from sim.run import simulate
+
+# The figures a sweep reports: name -> (per-run field, pooled over workers or one per run)
+FIGURES = {
+    "detection_ms": "detection_ms",
+    "start_ms": "start_ms",
+    "skew_ms": "skew_ms",
+    "tag_ms": "tag_ms",
+    "mistagged": "mistagged",
+    "load_per_s": "load_per_s",
+    "load_per_worker_per_s": "load_per_worker_per_s",
+    "wait_load_per_worker_per_s": "wait_load_per_worker_per_s",
+    "cost_usd_per_hour": "cost_usd_per_hour",
+}
+
+
+@dataclass(frozen=True)
+class Combination:
+    index: int
+    label: str
+    sets: tuple[str, ...]  # key=value, applied to the scenario in this order
+    values: dict = field(default_factory=dict)  # swept key -> value text
+
+
+def split_values(text: str) -> list[str]:
+    """v1,v2,... split at top-level commas (not inside {...}, [...] or quotes)."""
+    out, depth, quote, cur = [], 0, "", ""
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append(cur.strip())
+            cur = ""
+            continue
+        cur += ch
+    out.append(cur.strip())
+    return out
+
+
+def parse_axes(sets: list[str]) -> list[tuple[str, list[str]]]:
+    """--set key=v1,v2 arguments as (key, values); errors name the argument."""
+    axes = []
+    for item in sets:
+        if "=" not in item:
+            raise UsageError(f"--set {item!r}: expected key=v1,v2,..., e.g. "
+                             f"--set status_poll_s=0.1,0.2")
+        key, text = item.split("=", 1)
+        values = split_values(text)
+        if not key.strip() or any(v == "" for v in values):
+            raise UsageError(f"--set {item!r}: a key and non-empty values are needed")
+        axes.append((key.strip(), values))
+    return axes
+
+
+def parse_case(item: str) -> tuple[str, list[str]]:
+    """--case 'label: key=value; key=value' -> (label, sets)."""
+    if ":" not in item:
+        raise UsageError(f"--case {item!r}: expected 'label: key=value[; key=value]', e.g. "
+                         f"--case 'push: scheme=push'")
+    label, rest = item.split(":", 1)
+    sets = [s.strip() for s in rest.split(";") if s.strip()]
+    if not label.strip() or not sets or any("=" not in s for s in sets):
+        raise UsageError(f"--case {item!r}: expected 'label: key=value[; key=value]'")
+    return label.strip(), sets
+
+
+def combinations(axes: list[tuple[str, list[str]]], cases: list[str]) -> list[Combination]:
+    """The cross product of the axes (the first varies slowest), then each --case."""
+    swept = [(k, vs) for k, vs in axes if len(vs) > 1]
+    fixed = [f"{k}={vs[0]}" for k, vs in axes if len(vs) == 1]
+    out = []
+    for values in itertools.product(*(vs for _, vs in swept)):
+        pairs = [(k, v) for (k, _), v in zip(swept, values)]
+        label = (pairs[0][1] if len(pairs) == 1
+                 else ", ".join(f"{k}={v}" for k, v in pairs) or "scenario")
+        out.append(Combination(len(out), label, tuple(fixed + [f"{k}={v}" for k, v in pairs]),
+                               dict(pairs)))
+    for item in cases:
+        label, sets = parse_case(item)
+        out.append(Combination(len(out), label, tuple(fixed + sets), {"case": label}))
+    return out
+
+
+def validate(path: str, combos: list[Combination]) -> dict[int, scn.Scenario]:
+    """Load every combination's scenario before anything runs (exit 2 on the first bad one)."""
+    base = scn.load(path)
+    out = {}
+    for c in combos:
+        try:
+            out[c.index] = scn.with_overrides(base, None, None, list(c.sets))
+        except scn.ScenarioError as exc:
+            raise UsageError(f"{c.label}: {exc}") from None
+    return out
+
+
+def rep_seed(seed: int, combo: int, rep: int) -> int:
+    """The seed of one replication: from the sweep seed and the two indices only."""
+    return int(np.random.SeedSequence([seed, combo, rep]).generate_state(1)[0])
+
+
+_CACHE: dict = {}
+
+
+def run_one(job: tuple) -> tuple[int, int, dict]:
+    """One replication (runs in a pool process): simulate, measure, check."""
+    path, sets, combo, rep, seed, do_check = job
+    key = (path, sets)
+    if key not in _CACHE:
+        _CACHE[key] = scn.with_overrides(scn.load(path), None, None, list(sets))
+    sc = _CACHE[key]
+    res = simulate(sc.cfg, sc.switches, sc.sim, seed=seed, variant=sc.variant, scenario=sc.raw)
+    trace = Trace(res.records)
+    m = metrics.run_metrics(trace, sc.cost)
+    m["seed"] = seed
+    m["violations"] = sorted({v.property_id for v in check(trace)}) if do_check else None
+    m["wall_s"] = res.wall_s
+    return combo, rep, m
+
+
+def run_jobs(path: str, combos: list[Combination], reps: int, seed: int, jobs: int,
+             do_check: bool, progress=None) -> dict[int, list[dict]]:
+    """Every replication of every combination; results in (combination, rep) order."""
+    todo = [(path, c.sets, c.index, r, rep_seed(seed, c.index, r), do_check)
+            for c in combos for r in range(reps)]
+    results: dict[tuple[int, int], dict] = {}
+    if jobs <= 1:
+        for job in todo:
+            c, r, m = run_one(job)
+            results[(c, r)] = m
+            if progress:
+                progress()
+    else:
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
+            futures = [pool.submit(run_one, job) for job in todo]
+            for f in as_completed(futures):
+                c, r, m = f.result()
+                results[(c, r)] = m
+                if progress:
+                    progress()
+    return {c.index: [results[(c.index, r)] for r in range(reps)] for c in combos}
+
+
+def aggregate(combo: Combination, runs: list[dict], seed: int) -> dict:
+    """A combination's statistics, from its replications in order."""
+    rng = np.random.default_rng([seed, combo.index, 2 ** 31])
+    out: dict = {"index": combo.index, "label": combo.label, "values": combo.values,
+                 "sets": list(combo.sets), "reps": len(runs)}
+    for name, fld in FIGURES.items():
+        groups = [r[fld] if isinstance(r[fld], list) else [r[fld]] for r in runs]
+        out[name] = stats.summarize(groups, rng)
+    kinds = sorted({k for r in runs for k in r["load_by_kind_per_s"]})
+    out["load_by_kind_per_s"] = {k: stats.mean_of([r["load_by_kind_per_s"].get(k, 0.0)
+                                                    for r in runs]) for k in kinds}
+    viol = sorted({v for r in runs for v in (r["violations"] or [])})
+    out["violations"] = viol
+    out["runs_with_violations"] = sum(bool(r["violations"]) for r in runs)
+    return out
