@@ -17,6 +17,7 @@ COMMANDS = [
     "phaselab.commands.check",
     "phaselab.commands.docs",
     "phaselab.commands.sweep",
+    "phaselab.commands.seed_validation",
     "phaselab.commands.smoke",
 ]
 

@@ -143,27 +143,32 @@ def run_one(job: tuple) -> tuple[int, int, dict]:
     return combo, rep, m
 
 
+def map_jobs(fn, todo: list, jobs: int, progress=None) -> list:
+    """fn over todo, in J spawned processes (or here when J is 1); results in todo's order
+    whatever order they finish in."""
+    results: list = [None] * len(todo)
+    if jobs <= 1 or len(todo) <= 1:
+        for i, job in enumerate(todo):
+            results[i] = fn(job)
+            if progress:
+                progress()
+        return results
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
+        futures = {pool.submit(fn, job): i for i, job in enumerate(todo)}
+        for f in as_completed(futures):
+            results[futures[f]] = f.result()
+            if progress:
+                progress()
+    return results
+
+
 def run_jobs(path: str, combos: list[Combination], reps: int, seed: int, jobs: int,
              do_check: bool, progress=None) -> dict[int, list[dict]]:
     """Every replication of every combination; results in (combination, rep) order."""
     todo = [(path, c.sets, c.index, r, rep_seed(seed, c.index, r), do_check)
             for c in combos for r in range(reps)]
-    results: dict[tuple[int, int], dict] = {}
-    if jobs <= 1:
-        for job in todo:
-            c, r, m = run_one(job)
-            results[(c, r)] = m
-            if progress:
-                progress()
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
-            futures = [pool.submit(run_one, job) for job in todo]
-            for f in as_completed(futures):
-                c, r, m = f.result()
-                results[(c, r)] = m
-                if progress:
-                    progress()
+    results = {(c, r): m for c, r, m in map_jobs(run_one, todo, jobs, progress)}
     return {c.index: [results[(c.index, r)] for r in range(reps)] for c in combos}
 
 

@@ -142,3 +142,16 @@ def test_read_run_status_sees_other_sessions_writes_late():
     assert t.read_run_status(1.05, ReadRunStatus("r"), "worker-0")[0].status == "PREPARED"
     assert t.read_run_status(1.05, ReadRunStatus("r"), "orchestrator")[0].status == "STARTING"
     assert t.read_run_status(1.1, ReadRunStatus("r"), "worker-0")[0].status == "STARTING"
+
+
+
+def test_seed_validation_doc_is_what_the_command_prints(capsys, monkeypatch):
+    """docs/seed-validation.md agrees with `phaselab seed-validation` on this code."""
+    from simhelp import ROOT
+    monkeypatch.chdir(ROOT)
+    assert cli.main(["seed-validation", "--jobs", "1", "--json"]) == 0
+    text = json.loads(capsys.readouterr().out)["markdown"]
+    committed = (ROOT / "docs" / "seed-validation.md").read_text()
+    body = lambda s: s.split("\n", 3)[3].strip()  # noqa: E731  (the command line differs)
+    assert body(text) == body(committed), \
+        "docs/seed-validation.md is stale: run `phaselab seed-validation --out docs/seed-validation.md`"
