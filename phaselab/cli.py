@@ -19,6 +19,7 @@ COMMANDS = [
     "phaselab.commands.sweep",
     "phaselab.commands.seed_validation",
     "phaselab.commands.smoke",
+    "phaselab.commands.calibrate",
 ]
 
 

@@ -15,6 +15,7 @@ from protocol.config import RunConfig
 from protocol.variants import PRESETS, SWITCH_CHOICES, Switches, UnknownVariant, variant
 from sim.latency import BadDistribution, LatencyModel, parse as parse_dist
 from sim.run import SimSettings
+from sim.server_queue import ServerModel
 
 
 class ScenarioError(ValueError):
@@ -106,7 +107,10 @@ LATENCY_OPS = (
     "enrich", "setup", "connect", "alter_tag", "benchmark", "proc_start", "notify",
 )
 DEFAULT_LATENCY = {"dist": "uniform", "low": 0.05, "high": 0.15}
-TOP_LEVEL = ("run", "variant", "latency", "sim", "seed", "coordination", "cost")
+TOP_LEVEL = ("run", "variant", "latency", "sim", "seed", "coordination", "cost", "server")
+SERVER_KEYS: dict[str, Key] = {
+    "slots": Key("count", 1, False, "statements served at once (fakesnow serialises: 1)"),
+}
 
 
 @dataclass(frozen=True)
@@ -194,7 +198,8 @@ def from_dict(raw: dict, path: str = "<scenario>") -> Scenario:
             sim_kwargs[k] = simt[k]
     if sim_kwargs.pop("bulk_queries", False):  # a sim knob the actors must know about
         cfg = replace(cfg, bulk_queries=True)
-    settings = SimSettings(LatencyModel(dists, default), **sim_kwargs)
+    settings = SimSettings(LatencyModel(dists, default), **sim_kwargs,
+                           server=_server(path, raw))
 
     seed = raw.get("seed", 1)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -204,6 +209,25 @@ def from_dict(raw: dict, path: str = "<scenario>") -> Scenario:
     cost = {**COST_DEFAULTS, **{k: _number(path, f"cost.{k}", v, COST_KEYS[k], False)
                                 for k, v in cost.items()}}
     return Scenario(path, cfg, name, sw, dict(overrides), settings, seed, raw, cost)
+
+
+def _server(path: str, raw: dict) -> ServerModel | None:
+    """The [server] table (sim/server_queue.py): slots and [server.service] per kind."""
+    if "server" not in raw:
+        return None
+    srv = _table(path, raw, "server")
+    _unknown(path, "server.", srv, [*SERVER_KEYS, "service"])
+    slots = _number(path, "server.slots", srv.get("slots", 1), SERVER_KEYS["slots"], True)
+    svc = srv.get("service", {})
+    if not isinstance(svc, dict):
+        raise ScenarioError(f"{path}: [server.service] must be a table")
+    _unknown(path, "server.service.", svc, LATENCY_OPS)
+    try:
+        dists = {op: parse_dist(spec, f"server.service.{op}") for op, spec in svc.items()}
+    except BadDistribution as exc:
+        raise ScenarioError(f"{path}: {exc}") from None
+    default = dists.pop("default", None)
+    return ServerModel(int(slots), dists, default)
 
 
 def _coordination(path: str, raw: dict) -> dict:
@@ -361,6 +385,17 @@ def docs_markdown() -> str:
     for k, spec in COST_KEYS.items():
         allowed = "> 0" if spec.positive else f">= {spec.minimum}"
         lines.append(f"| `{k}` | {spec.unit} | {COST_DEFAULTS[k]} | {allowed} | {spec.doc} |")
+    lines += ["", "## `[server]`", "",
+              "A shared backend with limited capacity (`sim/server_queue.py`); absent: none, "
+              "every statement costs only its [latency]. With it, a statement waits for one of "
+              "`slots` places, holds it for a service time drawn from `[server.service]` for "
+              "its kind (same distributions as [latency]; kinds not named take "
+              "`server.service.default`, or skip the queue when there is none), then pays its "
+              "[latency] as the client and network part. Bulk query bursts skip the queue. "
+              "`phaselab calibrate` writes this table from a smoke trace.", "",
+              "| key | unit | default | allowed | meaning |", "|---|---|---|---|---|"]
+    for k, spec in SERVER_KEYS.items():
+        lines.append(f"| `{k}` | {spec.unit} | 1 | >= {spec.minimum} | {spec.doc} |")
     lines += ["", "## `seed`", "", "Top-level whole number >= 0 (default 1): the seed a run "
               "uses when `--seed` is not given.", ""]
     return "\n".join(lines)

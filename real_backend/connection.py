@@ -85,7 +85,8 @@ class ConnSpec:
             return f"embedded server at {o.get('host')}:{o.get('port')}"
         if self.connection_name:
             return f"Snowflake connection {self.connection_name!r}"
-        return f"Snowflake account {o.get('account')!r} as user {o.get('user')!r}"
+        at = f" at {o['host']}:{o.get('port', 443)}" if o.get("host") else ""
+        return f"Snowflake account {o.get('account')!r}{at} as user {o.get('user')!r}"
 
 
 def embedded_spec(server_kwargs: dict) -> ConnSpec:

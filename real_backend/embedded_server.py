@@ -63,7 +63,8 @@ class ServerProcess:
     def _start(self, timeout_s: float) -> None:
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+            p for p in (root, os.environ.get("PYTHONPATH")) if p),
+               "TMPDIR": self.dir}  # fakesnow makes a temp dir at import and never removes it
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "real_backend.embedded_server_main", "--port",

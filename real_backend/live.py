@@ -237,7 +237,8 @@ def _drive(cfg, sw, variant, settings, scenario, spec, sql, run_dir, res, admin,
             "backend": settings.backend, "schema": sql.qschema,
             "statement_timeout_s": settings.statement_timeout_s,
             "login_timeout_s": settings.login_timeout_s, "server_start_s": res.server_start_s,
-            "idle_probe_ms": [round(x, 3) for x in res.idle_probe_ms]}))
+            "idle_probe_ms": [round(x, 3) for x in res.idle_probe_ms],
+            "run_config": dataclasses.asdict(cfg)}))
         driver = RealDriver(spec, sql, tw, clock, control_tag=settings.control_tag,
                             run_dir=run_dir, worker_config=worker_config)
         st = OrchestratorState(res.run_id, cfg, sw)

@@ -20,6 +20,7 @@ from sim.notify import Channel
 from sim.tables import Tables
 
 TIE_JITTER_S = 1e-6
+_SLEEP, _NOW = fx.Sleep, fx.Now
 
 
 @dataclass
@@ -42,9 +43,11 @@ class SimDriver:
     def __init__(self, env: simpy.Environment, tables: Tables, latency: LatencyModel,
                  src: RandomSource, trace: TraceWriter,
                  worker_program: Callable[[str, int, int], Any],
-                 worker_clock_offset_s: Callable[[str], float] = lambda w: 0.0):
+                 worker_clock_offset_s: Callable[[str], float] = lambda w: 0.0,
+                 server: Any = None):
         self.env, self.tables, self.latency, self.src, self.trace = (
             env, tables, latency, src, trace)
+        self.server = server  # sim.server_queue.ServerQueue: a shared backend's queue, or None
         self.worker_program = worker_program
         self.worker_clock_offset_s = worker_clock_offset_s
         self.next_op_id = 0
@@ -71,12 +74,24 @@ class SimDriver:
         """Run one actor generator to its end; its return value is the process value."""
         value: Any = None
         error: BaseException | None = None
+        now, timeout, rnd = (lambda: self.env.now), self.env.timeout, self.src.random
         while True:
             try:
                 eff = gen.throw(error) if error is not None else gen.send(value)
             except StopIteration as stop:
                 return stop.value
             value, error = None, None
+            kind = type(eff)
+            if kind is _SLEEP:  # the hot effects inline: no generator per effect
+                try:
+                    yield timeout(max(0.0, eff.seconds) + TIE_JITTER_S * rnd())
+                except simpy.Interrupt:
+                    gen.close()
+                    return None
+                continue
+            if kind is _NOW:
+                value = now()
+                continue
             try:
                 value = yield from self.perform(eff, actor, owner)
             except fx.StatementFailed as exc:
@@ -152,11 +167,15 @@ class SimDriver:
         lat = self.latency.sample(op, self.src)
         if op == "benchmark":
             start, tag = self.env.now, eff.conn.tag
+            if self.server is not None:
+                yield from self.server.visit(op, self.src, self.wait)
             yield self.wait(lat)
             return fx.QueryResult(start, self.env.now, tag)
         self.next_op_id += 1
         op_id = self.next_op_id
         self.record(actor, "invoke", op=op, id=op_id, args=_args(eff))
+        if self.server is not None:  # queued and served first; then the client/network part
+            yield from self.server.visit(op, self.src, self.wait)
         yield self.wait(lat / 2)
         result, records = self.apply(eff, actor, op_id)
         for rec in records:

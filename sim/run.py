@@ -20,6 +20,7 @@ from protocol.variants import Switches, as_dict
 from protocol.trace import TraceWriter
 from sim.interpreter import SimDriver
 from sim.latency import LatencyModel, NumpySource, RandomSource
+from sim.server_queue import ServerModel, ServerQueue
 from sim.tables import Tables
 
 
@@ -30,6 +31,7 @@ class SimSettings:
     worker_clock_offset_s: float = 0.0  # every worker's wall clock vs the database's
     visibility_lag_s: float = 0.0  # cross-session staleness of committed rows
     strict_transitions: bool = False
+    server: ServerModel | None = None  # a shared backend's queue (sim/server_queue.py)
 
 
 @dataclass
@@ -49,6 +51,9 @@ def header(cfg: RunConfig, sw: Switches, variant: str, settings: SimSettings, se
     lat = settings.latency
     L = lat.control_bound() + settings.visibility_lag_s
     Q = lat.of("benchmark").upper() + cfg.think_time_s
+    if settings.server is not None:  # every outstanding statement may be queued ahead
+        queued = settings.server.wait_bound(cfg.workers * (cfg.connections_per_worker + 3) + 4)
+        L, Q = L + queued, Q + queued
     alters = math.ceil(cfg.connections_per_worker / ALTER_PARALLELISM)
     hook_s = alters * lat.of("alter_tag").upper()
     batches = math.ceil(cfg.connections_per_worker / sw.pool_parallel_creates)
@@ -82,7 +87,8 @@ def simulate(cfg: RunConfig, sw: Switches, settings: SimSettings, seed: int | No
         return worker(cfg, sw, run_id, worker_id, group, count)
 
     driver = SimDriver(env, tables, settings.latency, src, trace, worker_program,
-                       lambda w: settings.worker_clock_offset_s)
+                       lambda w: settings.worker_clock_offset_s,
+                       server=ServerQueue(env, settings.server) if settings.server else None)
     orch = driver.start(orchestrator(st), "orchestrator")
     if cfg.user_stop_at_s >= 0:
         driver.start(user_stop(st, cfg.user_stop_at_s), "user")

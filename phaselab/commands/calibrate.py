@@ -1,0 +1,80 @@
+"""`phaselab calibrate`: a scenario file fitted to a live trace, checked by simulating it."""
+from __future__ import annotations
+
+import json
+import os
+
+from rich.console import Console
+from rich.table import Table
+
+from phaselab import calibrate as cal, scenario as scn
+from phaselab.errors import UsageError
+from phaselab.files import write_atomically
+from protocol.trace import TraceFormatError, read_trace
+from sim.run import simulate
+
+NAME = "calibrate"
+HELP = "fit statement latencies (and a server queue) from a smoke trace into a scenario"
+CHECK_SEEDS = 5
+
+
+def add_arguments(p) -> None:
+    p.add_argument("trace")
+    p.add_argument("--out", required=True, metavar="FILE", help="the scenario TOML to write")
+    p.add_argument("--server", choices=("auto", "on", "off"), default="auto",
+                   help="model the backend as a queue (auto: when the trace is from the "
+                        "embedded server)")
+    p.add_argument("--json", action="store_true")
+
+
+def run(args) -> int:
+    try:
+        rr = read_trace(args.trace)
+    except FileNotFoundError:
+        raise UsageError(f"{args.trace}: no such trace file") from None
+    except TraceFormatError as exc:
+        raise UsageError(str(exc)) from None
+    h = rr.records[0]
+    if h.get("world") != "live":
+        raise UsageError(f"{args.trace}: a {h.get('world')} trace; calibrate needs a live one "
+                         f"(phaselab smoke --trace FILE)")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
+        raise UsageError(f"--out {args.out}: the folder does not exist")
+    backend = (h.get("live") or {}).get("backend", "embedded")
+    server = args.server == "on" or (args.server == "auto" and backend == "embedded")
+    raw, notes = cal.calibrate(rr.records, server)
+    sc = scn.from_dict(raw, args.out)  # what `phaselab run` will accept, or a bug here
+    comments = [f"Calibrated by phaselab calibrate from {os.path.basename(args.trace)} "
+                f"(live run {h.get('run_id')}, backend {backend}).",
+                f"Measured load: {notes['load']['rate_per_s']} statements/s over "
+                f"{notes['load']['span_s']} s."]
+    if notes["server"]:
+        s = notes["server"]
+        comments.append(f"Server: {s['slots']} slot(s); service = p{int(s['service_quantile'] * 100)}"
+                        f" of each kind's latency; busy {s['utilisation']:.0%} at the measured "
+                        f"rate; capacity about {s['capacity_per_s']} statements/s.")
+    sims = [simulate(sc.cfg, sc.switches, sc.sim, seed=seed, variant=sc.variant,
+                     scenario=raw).records for seed in range(1, CHECK_SEEDS + 1)]
+    comp = cal.startup_comparison(rr.records, sims)
+    factors = [c["factor"] for c in comp.values() if c["factor"] is not None]
+    worst = max(factors, default=None)
+    write_atomically(args.out, cal.to_toml(raw, comments))
+    if args.json:
+        print(json.dumps({"trace": args.trace, "out": args.out, "server": notes["server"],
+                          "load": notes["load"], "kinds": notes["kinds"],
+                          "startup": comp, "worst_factor": worst, "seeds": CHECK_SEEDS}))
+        return 0
+    out = Console()
+    out.print(f"[bold]phaselab calibrate {args.trace}[/bold] -> {args.out}")
+    for c in comments[1:]:
+        out.print(c)
+    t = Table(title=f"Start-up markers, ms after RUNNING: measured vs simulated with "
+                    f"{args.out} (median over workers; {CHECK_SEEDS} seeds)",
+              title_justify="left")
+    for c in ("marker", "measured", "simulated", "factor"):
+        t.add_column(c, justify="left" if c == "marker" else "right")
+    for m, c in comp.items():
+        t.add_row(m, str(c["measured_ms"]), str(c["simulated_ms"]), str(c["factor"]))
+    out.print(t)
+    out.print(f"Worst factor {worst}. Simulate: phaselab run {args.out}")
+    return 0
