@@ -420,6 +420,12 @@ class RealDriver:
     def _do_count_heartbeats(self, e, task, op_id):
         return S.heartbeat_counts(self._fetchall(task, self.sql.count_heartbeats(e))), []
 
+    def _do_read_live_metrics(self, e, task, op_id):
+        """The dashboard's read. Workers here post no metrics snapshots, so the cache is
+        empty (ops absent, 0 QPS); WORKERS_ACTIVE is the heartbeat rollup, as upstream."""
+        rows = self._fetchall(task, self.sql.count_heartbeats(fx.CountHeartbeats(e.run_id)))
+        return fx.LiveMetrics(False, 0.0, S.heartbeat_counts(rows).active), []
+
     def _do_write_test_result(self, e, task, op_id):
         return self._rowcount(task, self.sql.write_test_result(e)) > 0, []
 
