@@ -36,6 +36,8 @@ RUN_KEYS: dict[str, Key] = {
     "warmup_s": Key("s", 0, False, "warmup length w; 0 starts in MEASUREMENT"),
     "duration_s": Key("s", None, True, "measurement length d"),
     "think_time_s": Key("s", 0, False, "pause between a task's benchmark queries"),
+    "dashboards": Key("count", 0, False, "browser dashboards following the run (WebSocket "
+                      "server loop + browser, ws_payload/ws_close/ui records)"),
     "orchestrator_poll_s": Key("s", None, True, "orchestrator poll-loop sleep"),
     "health_refresh_s": Key("s", None, True, "background heartbeat count period outside STARTING"),
     "status_poll_s": Key("s", None, True, "worker wait-loop sleep between RUN_STATUS reads"),
@@ -104,7 +106,8 @@ LATENCY_OPS = (
     "default", "create_run", "read_run_status", "write_run_status", "read_next_seq",
     "bump_next_seq", "alloc_seq", "insert_event", "fetch_events", "merge_heartbeat",
     "mark_heartbeats", "count_heartbeats", "write_test_result", "read_enrichment_status",
-    "enrich", "setup", "connect", "alter_tag", "benchmark", "proc_start", "notify",
+    "enrich", "setup", "connect", "alter_tag", "benchmark", "proc_start", "read_live_metrics",
+    "notify",
 )
 DEFAULT_LATENCY = {"dist": "uniform", "low": 0.05, "high": 0.15}
 TOP_LEVEL = ("run", "variant", "latency", "sim", "seed", "coordination", "cost", "server")

@@ -27,6 +27,8 @@ def bounds(cfg: RunConfig, L: float, Q: float, hook_s: float = 0.0,
         "warmup_s": cfg.warmup_s, "duration_s": cfg.duration_s,
         "stale_s": cfg.stale_s, "dead_s": cfg.dead_s, "heartbeat_s": cfg.heartbeat_s,
         "ready_timeout_s": cfg.wait_timeout_s, "spawn_bound_s": spawn_s,
+        # RUNNING visible -> first query: a wait-loop turn and a few statements (issue 3)
+        "start_bound_s": cfg.status_poll_s + 8 * L + hook_s,
         "enrichment_bound_s": cfg.enrichment_timeout_s + cfg.enrichment_poll_s + L,
         "workers": cfg.workers, "worker_ids": [f"worker-{g}" for g in range(cfg.workers)],
         "connections_per_worker": cfg.connections_per_worker,

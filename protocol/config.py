@@ -15,6 +15,7 @@ class RunConfig:
     warmup_s: float = 10.0
     duration_s: float = 20.0
     think_time_s: float = 0.0
+    dashboards: int = 0  # browser dashboards following the run over the WebSocket (issue 3)
 
     orchestrator_poll_s: float = 1.0  # poll-loop sleep
     health_refresh_s: float = 2.0  # background heartbeat count outside STARTING

@@ -369,3 +369,26 @@ class StatementFailed(Exception):
     def __init__(self, op: str, message: str, outcome: str = "fail"):
         super().__init__(f"{op}: {message}")
         self.op, self.outcome = op, outcome
+
+
+# --- dashboard (issue 3) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LiveMetrics:
+    """What the API's live-metrics cache and RUN_STATUS rollup give a WebSocket payload.
+
+    `ops_present` is false when the cache holds no fresh worker snapshot (the browser's
+    `if (ops)`); `current_per_sec` is the summed last-second QPS; `workers_active` the
+    number of workers whose heartbeat is active (the rollup's WORKERS_ACTIVE).
+    """
+    ops_present: bool
+    current_per_sec: float
+    workers_active: int
+
+
+@dataclass(frozen=True)
+class ReadLiveMetrics(Statement):
+    """The WebSocket's live-metrics read -> LiveMetrics."""
+    op: ClassVar[str] = "read_live_metrics"
+    run_id: str

@@ -43,13 +43,23 @@ class Switches:
     # §3.5: stop_run sets the in-memory stopping flag before it writes CANCELLING, so the poll
     # loop can finish first and mark the run COMPLETED (reference); fixed writes first.
     user_stop_order: str = "flag_first"
+    # Dashboard (§10.3-10.4, seed issues 3 and 4): where the WebSocket reads the enrichment
+    # status first (children first left the stream stuck in PROCESSING), and what gates a
+    # qpsHistory push (ops alone kept pushing through PROCESSING).
+    ws_enrichment_lookup: str = "parent_first"
+    ui_qps_gate: str = "phase_and_workers"
+    # Regressions of our own for the bug zoo (issue 3); reference and fixed agree on each.
+    # W4.4: the reconcile runs the measurement hook when it adopts MEASUREMENT.
+    reconcile_runs_hook: bool = True
+    # W13/W14: READY is written after executor setup succeeded.
+    ready_after_setup: bool = True
 
 
 SWITCH_CHOICES: dict[str, tuple[Any, ...] | type] = {
     "wait_loop_consumes_events": bool,
     "start_in_measurement_from": ("w4_snapshot", "latest_read"),
     "sequence_allocation": ("three_statements", "atomic"),
-    "tag_switch": ("alter_pool_then_epoch", "per_task_atomic"),
+    "tag_switch": ("alter_pool_then_epoch", "per_task_atomic", "epoch_then_alter_pool"),
     "duration_base": ("start_time", "measurement_start"),
     "heartbeat_age_basis": ("last_heartbeat", "updated_at"),
     "pool_parallel_creates": int,
@@ -57,6 +67,10 @@ SWITCH_CHOICES: dict[str, tuple[Any, ...] | type] = {
     "phase_adoption": ("copy", "forward_only"),
     "elapsed_whole_seconds": bool,
     "user_stop_order": ("flag_first", "write_first"),
+    "ws_enrichment_lookup": ("parent_first", "children_first"),
+    "ui_qps_gate": ("phase_and_workers", "ops_only"),
+    "reconcile_runs_hook": bool,
+    "ready_after_setup": bool,
 }
 
 REFERENCE = Switches()
@@ -78,6 +92,14 @@ PRESETS: dict[str, Switches] = {
     "fixed": FIXED,
     "wait-loop-swallows-set-phase": replace(FIXED, wait_loop_consumes_events=True),
     "slow-pool-start": replace(FIXED, pool_parallel_creates=8, pool_init="after_wait"),
+    # Issue 3's bug zoo: the seeds' dashboard bugs, then regressions of our own.
+    "qps-history-in-processing": replace(FIXED, ui_qps_gate="ops_only"),
+    "ws-enrichment-children-first": replace(FIXED, ws_enrichment_lookup="children_first"),
+    "reconcile-skips-hook": replace(FIXED, reconcile_runs_hook=False),
+    "epoch-before-tag": replace(FIXED, tag_switch="epoch_then_alter_pool"),
+    "ready-before-setup": replace(FIXED, ready_after_setup=False),
+    "phase-copy-regresses": replace(FIXED, phase_adoption="copy"),
+    "duration-from-start-time": replace(FIXED, duration_base="start_time"),
 }
 
 

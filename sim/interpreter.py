@@ -170,6 +170,7 @@ class SimDriver:
             if self.server is not None:
                 yield from self.server.visit(op, self.src, self.wait)
             yield self.wait(lat)
+            self.tables.query_finished(self.env.now)  # feeds the live-metrics read
             return fx.QueryResult(start, self.env.now, tag)
         self.next_op_id += 1
         op_id = self.next_op_id

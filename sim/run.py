@@ -13,11 +13,13 @@ from protocol.actors.orchestrator import orchestrator
 from protocol.actors.polling import worst_period
 from protocol.actors.tasks import ALTER_PARALLELISM
 from protocol.actors.user_stop import user_stop
+from protocol.actors.dashboard import dashboard
 from protocol.actors.worker import worker
 from protocol.bounds import bounds
 from protocol.config import RunConfig
 from protocol.variants import Switches, as_dict
 from protocol.trace import TraceWriter
+from sim.gcpause import fewer_collections
 from sim.interpreter import SimDriver
 from sim.latency import LatencyModel, NumpySource, RandomSource
 from sim.server_queue import ServerModel, ServerQueue
@@ -92,15 +94,20 @@ def simulate(cfg: RunConfig, sw: Switches, settings: SimSettings, seed: int | No
     orch = driver.start(orchestrator(st), "orchestrator")
     if cfg.user_stop_at_s >= 0:
         driver.start(user_stop(st, cfg.user_stop_at_s), "user")
+    dashes = [driver.start(dashboard(cfg, sw, run_id, f"dashboard-{n}"), f"dashboard-{n}")
+              for n in range(cfg.dashboards)]
 
     def everything_done():
         yield orch
+        for d in dashes:  # a dashboard ends by its own rule (or gives up)
+            yield d
         while any(not p.exited for p in driver.procs.values()):
             yield env.timeout(1.0)
 
     done = env.process(everything_done())
     deadline = cfg.derived_deadline_s()
-    env.run(until=done | env.timeout(deadline))
+    with fewer_collections():
+        env.run(until=done | env.timeout(deadline))
     run = tables.run or {}
     reason = "finished" if done.triggered else "deadline"
     trace.write({"t": env.now, "actor": "driver", "kind": "run_end",

@@ -6,6 +6,7 @@ SimPy: time is passed in.
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,7 @@ class Tables:
     events: list[tuple[float, Event]] = field(default_factory=list)
     heartbeats: dict[str, Heartbeat] = field(default_factory=dict)
     test_results: dict[str, dict] = field(default_factory=dict)
+    finishes: deque = field(default_factory=deque)  # benchmark finish times, last LIVE_TTL_S
     # (commit time, writer, row) per RUN_STATUS change, kept only with a visibility lag
     run_versions: list[tuple[float, str, dict]] = field(default_factory=list)
 
@@ -162,6 +164,24 @@ class Tables:
             registered=len(st), active=sum(s in ph.HB_ACTIVE for s in st),
             completed=sum(s in ph.HB_FINAL for s in st), dead=st.count(ph.HB_DEAD),
             ready=st.count(ph.HB_READY), rows=rows), []
+
+    # --- live metrics (the dashboard's view, docs/trace.md ws_payload) ---------------------
+
+    LIVE_TTL_S = 5.0  # the API cache drops worker snapshots older than this (§10.1)
+
+    def query_finished(self, now: float) -> None:
+        """A benchmark query finished: the sim's stand-in for the workers' metrics POSTs."""
+        self.finishes.append(now)
+        while self.finishes and self.finishes[0] < now - self.LIVE_TTL_S:
+            self.finishes.popleft()
+
+    def read_live_metrics(self, now: float, eff: fx.ReadLiveMetrics):
+        """QPS = queries finished in the last second; ops present while any finished within
+        the cache TTL; workers_active = heartbeat rows in an active status (the rollup)."""
+        recent = [t for t in self.finishes if t > now - self.LIVE_TTL_S]
+        qps = float(sum(t > now - 1.0 for t in recent))
+        active = sum(hb.status in ph.HB_ACTIVE for hb in self.heartbeats.values())
+        return fx.LiveMetrics(bool(recent), qps, active), []
 
     # --- results --------------------------------------------------------------------------
 

@@ -17,9 +17,11 @@ def test_live_trace_without_before_passes_every_checker():
 
 def test_registry_order_and_api():
     ids = property_ids()
-    assert ids[0] == "RUN-STATUS-EDGES" and ids[-1] == "EPOCH-TAG-AGREE" and len(ids) == 29
     doc = open("/work/shared/docs/invariants.md", encoding="utf-8").read()
-    assert sorted(ids, key=doc.index) == ids
+    in_doc = [i for i in ids if f"**{i}.**" in doc]
+    assert ids[0] == "RUN-STATUS-EDGES" and "EPOCH-TAG-AGREE" in in_doc and len(in_doc) >= 29
+    assert sorted(in_doc, key=doc.index) == in_doc
+    assert ids[:len(in_doc)] == in_doc  # properties not in invariants.md come last
     assert list(CHECKERS) == ids
     with pytest.raises(KeyError):
         check(clean_run().build(), only=["NOPE"])

@@ -82,7 +82,10 @@ class BenchmarkPool:
         """_transition_to_measurement: switch the tag, then start the measurement epoch."""
         start = yield Now()
         w.tag = worker_tag(w.test_id, measuring=True)
-        if w.sw.tag_switch == "alter_pool_then_epoch":
+        bump_first = w.sw.tag_switch == "epoch_then_alter_pool"  # bug zoo: epoch, then ALTERs
+        if bump_first:
+            w.epoch += 1
+        if w.sw.tag_switch in ("alter_pool_then_epoch", "epoch_then_alter_pool"):
             snapshot = sorted(self.conns)
             for lo in range(0, len(snapshot), ALTER_PARALLELISM):
                 idx = snapshot[lo:lo + ALTER_PARALLELISM]
@@ -93,7 +96,8 @@ class BenchmarkPool:
                     pass  # failures are logged and ignored upstream
                 for i in idx:
                     self.conn_tags[i] = w.tag
-        w.epoch += 1  # in the fixed variant this is in the same step as the tag change
+        if not bump_first:
+            w.epoch += 1  # in the fixed variant this is in the same step as the tag change
         w.measurement_active = True
         yield Touch(w.worker_id)
         end = yield Now()

@@ -73,14 +73,15 @@ def set_phase(w: WorkerState, phase: str, source: str):
                source=source)
 
 
-def adopt_phase(w: WorkerState, pool: BenchmarkPool, phase: str, source: str):
+def adopt_phase(w: WorkerState, pool: BenchmarkPool, phase: str, source: str,
+                hook: bool = True):
     """SET_PHASE / reconcile: run the hook when entering MEASUREMENT, then take the phase."""
     if not phase or phase == w.current_phase or phase not in ph.PHASE_RANK:
         return False
     if (w.sw.phase_adoption == "forward_only"
             and ph.PHASE_RANK[phase] < ph.PHASE_RANK.get(w.current_phase, 0)):
         return False
-    if phase == ph.MEASUREMENT:
+    if phase == ph.MEASUREMENT and hook:
         yield from pool.measurement_hook(w)
     yield from set_phase(w, phase, source)
     return True
@@ -185,7 +186,7 @@ def reconcile(w: WorkerState, pool: BenchmarkPool):
     row = yield from read_status(w)
     if row is None:
         return
-    yield from adopt_phase(w, pool, row.phase, "reconcile")
+    yield from adopt_phase(w, pool, row.phase, "reconcile", hook=w.sw.reconcile_runs_hook)
     if row.status in ph.TERMINAL:
         w.stopping = True
         w.exit_status = row.status
@@ -251,6 +252,8 @@ def worker(cfg: RunConfig, sw: Switches, run_id: str, worker_id: str, group_id: 
             yield from heartbeat(w, ph.HB_DEAD)
             return 2
         yield from mark(w, "pool_ready")
+    if not sw.ready_after_setup:  # bug-zoo regression: READY moved above W13
+        yield from heartbeat(w, ph.HB_READY, pool)
     try:
         yield Setup(worker_id)  # W13
     except StatementFailed:

@@ -11,6 +11,7 @@ from typing import Callable, Iterable
 from protocol.trace import Trace
 
 from . import control_events, liveness, run_state, tags_epochs  # noqa: F401  (registers)
+from . import dashboard, startup  # noqa: F401  (registers)
 from .base import REGISTRY, Violation, checker
 
 # invariants.md order; ids beyond 29 need record kinds the drivers do not write yet.
@@ -23,6 +24,9 @@ _ORDER = (
     "LIVE-WORKER-EXIT", "LIVE-RUN-TERMINATES",
     "PH-HOOK-ONCE", "PH-NO-REGRESS", "TAG-WARMUP", "TAG-MEASUREMENT", "TAG-PROPAGATION",
     "EPOCH-ISOLATION", "EPOCH-TAG-AGREE",
+    "UI-QPS-HISTORY-GATE", "WS-END-RULE", "WS-NO-STUCK-PROCESSING", "UI-MONOTONE",
+    "UI-ROLLUP-CONVERGE",
+    "RUN-START-LATENCY",  # not in invariants.md: the start-up time RUN-READY-GATE implies
 )
 CHECKERS: dict[str, Callable[[Trace], Iterable[Violation]]] = {i: REGISTRY[i] for i in _ORDER}
 

@@ -60,7 +60,7 @@ def hb_ready_means_ready(trace: Trace) -> Iterator[Violation]:
     conns = trace.by_worker("conn")
     queries = queries_by_worker(trace)
     states = trace.by_worker("worker_state")
-    ok_ids = {r.get("id") for r in trace.of("ok")}
+    ok_ids = {r.get("id"): r["t"] for r in trace.of("ok")}  # op id -> when it succeeded
     for k, hbs in trace.by_worker("heartbeat").items():
         ready = next((h for h in _own(hbs) if h.get("status") == HB_READY), None)
         if ready is None:
@@ -74,8 +74,9 @@ def hb_ready_means_ready(trace: Trace) -> Iterator[Violation]:
             yield Violation("HB-READY-MEANS-READY", f"{k} wrote READY at t={ft(ready['t'])} with "
                             f"{len(before)} open connections, its initial number is {need:g}", (ready,))
         for inv in trace.of("invoke"):
-            if inv.get("op") == "setup" and inv.get("actor") == k and inv["t"] <= ready["t"] + TOL \
-                    and inv.get("id") not in ok_ids:
+            # a setup still running or not yet begun at READY is as bad as a failed one
+            if inv.get("op") == "setup" and inv.get("actor") == k \
+                    and ok_ids.get(inv.get("id"), float("inf")) > ready["t"] + TOL:
                 yield Violation("HB-READY-MEANS-READY", f"{k} wrote READY at t={ft(ready['t'])} but its "
                                 f"setup (op {inv.get('id')}, t={ft(inv['t'])}) had not succeeded", (inv, ready))
         change = next((s["t"] for s in st if s.get("source") not in ("startup", "wait", "main_entry")

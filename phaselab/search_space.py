@@ -1,0 +1,96 @@
+"""The scenario space the property search covers, defined once for Hypothesis and numpy.
+
+A `Space` turns a stream of choices into a scenario dict for `phaselab.scenario.from_dict`.
+The choices come from a `Chooser`: Hypothesis draws in the test suite (every choice an integer
+that shrinks toward the simplest scenario: fewest workers, shortest phases, fastest
+statements) or a numpy Generator in `phaselab explore`. Think time is raised with the load so
+one example stays cheap: about `query_budget` benchmark queries per run whatever its size.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+RES = 1000  # a fraction is a whole number of thousandths, so it shrinks to exact values
+
+# Statement kinds that read (SELECT) and the ones that write, as the seeds time them.
+READ_OPS = ("read_run_status", "fetch_events", "count_heartbeats", "read_enrichment_status",
+            "read_next_seq")
+
+
+class Chooser(Protocol):
+    def integer(self, lo: int, hi: int, label: str) -> int: ...
+
+
+def frac(c: Chooser, lo: float, hi: float, label: str) -> float:
+    """A number in [lo, hi] that shrinks to lo, rounded to keep scenario files readable."""
+    return round(lo + (hi - lo) * c.integer(0, RES, label) / RES, 4)
+
+
+def chance(c: Chooser, pct: int, label: str) -> bool:
+    """True with probability pct/100; shrinks to False."""
+    return c.integer(0, 99, label) >= 100 - pct
+
+
+def uniform(low: float, span: float) -> dict:
+    return {"dist": "uniform", "low": low, "high": round(low + span, 4)}
+
+
+@dataclass(frozen=True)
+class Space:
+    max_workers: int = 8
+    max_connections: int = 20
+    max_warmup_s: float = 30.0
+    max_duration_s: float = 60.0
+    max_dashboards: int = 2
+    user_stop_pct: int = 15  # share of examples with a user stop
+    query_budget: int = 1500
+
+    def scenario(self, c: Chooser, variant: str) -> dict:
+        workers = c.integer(1, self.max_workers, "workers")
+        conns = c.integer(1, self.max_connections, "connections_per_worker")
+        # Warmup 0 and very short warmups are where the phase races live: favour them.
+        kind = c.integer(0, 2, "warmup_kind")
+        hi = (0.0, min(3.0, self.max_warmup_s), self.max_warmup_s)[kind]
+        warmup = frac(c, 0.0, hi, "warmup_s")
+        duration = frac(c, 1.0, self.max_duration_s, "duration_s")
+        bench = uniform(frac(c, 0.01, 0.2, "bench_low"), frac(c, 0.0, 0.3, "bench_span"))
+        need = workers * conns * (warmup + duration + 5.0) / self.query_budget
+        think = round(max(0.0, need - bench["low"]) + frac(c, 0.0, 1.0, "think_extra"), 4)
+        run = {
+            "workers": workers, "connections_per_worker": conns, "warmup_s": warmup,
+            "duration_s": duration, "think_time_s": think,
+            "orchestrator_poll_s": frac(c, 0.2, 2.0, "orchestrator_poll_s"),
+            "status_poll_s": frac(c, 0.05, 1.0, "status_poll_s"),
+            "event_poll_s": frac(c, 0.2, 2.0, "event_poll_s"),
+            "heartbeat_s": frac(c, 0.2, 2.0, "heartbeat_s"),
+            "reconcile_s": frac(c, 1.0, 10.0, "reconcile_s"),
+            "dashboards": c.integer(0, self.max_dashboards, "dashboards"),
+        }
+        if chance(c, self.user_stop_pct, "user_stop"):
+            run["user_stop_at_s"] = frac(c, 0.0, warmup + duration + 10.0, "user_stop_at_s")
+        reads = uniform(frac(c, 0.005, 0.5, "read_low"), frac(c, 0.0, 1.0, "read_span"))
+        writes = uniform(frac(c, 0.005, 0.3, "write_low"), frac(c, 0.0, 0.5, "write_span"))
+        latency = {"default": writes, **{op: reads for op in READ_OPS}, "benchmark": bench,
+                   "connect": uniform(frac(c, 0.2, 2.0, "connect_low"),
+                                      frac(c, 0.0, 3.0, "connect_span")),
+                   "setup": uniform(0.05, frac(c, 0.0, 0.5, "setup_span")),
+                   "proc_start": uniform(0.2, frac(c, 0.0, 1.0, "proc_span")),
+                   "enrich": uniform(frac(c, 0.5, 5.0, "enrich_low"), 1.0)}
+        return {"run": run, "variant": {"name": variant}, "latency": latency}
+
+
+FULL = Space()
+# Small runs for the bug-zoo searches: each example costs a few milliseconds.
+SMALL = Space(max_workers=3, max_connections=4, max_warmup_s=6.0, max_duration_s=6.0,
+              query_budget=400)
+
+
+class NumpyChooser:
+    """Choices from a numpy Generator (explore's swarm)."""
+
+    def __init__(self, rng):
+        self.rng = rng
+
+    def integer(self, lo: int, hi: int, label: str) -> int:
+        return int(self.rng.integers(lo, hi + 1))
