@@ -117,24 +117,36 @@ def to_toml(raw: dict, comments: list[str]) -> list[str]:
     return lines
 
 
+def _factor(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None:
+        return None
+    lo, hi = sorted((max(a, 1.0), max(b, 1.0)))
+    return round(hi / lo, 2)
+
+
 def startup_comparison(measured: list[dict], simulated: list[list[dict]]) -> dict:
-    """marker -> measured and simulated medians over workers (and seeds), in ms, and the
-    factor between them (>= 1, whichever is larger)."""
-    def medians(runs: list[list[dict]]) -> dict[str, float | None]:
+    """marker -> medians over workers (and seeds), in ms after the RUNNING write, measured
+    and simulated, with the factor between them (>= 1); and the same for the time after
+    the worker's own wait_returned (`since_wait`). When a worker notices RUNNING depends on
+    where its status poll falls (uniform over one poll period), which a few workers sample
+    poorly; what follows is the start-up chain itself."""
+    def medians(runs: list[list[dict]]) -> tuple[dict, dict]:
         vals: dict[str, list[float]] = {m: [] for m in MARKERS}
+        since: dict[str, list[float]] = {m: [] for m in MARKERS}
         for recs in runs:
             for marks in startup_markers(Trace(recs)).values():
+                w0 = marks.get("wait_returned")
                 for m in MARKERS:
                     if marks.get(m) is not None:
                         vals[m].append(marks[m])
-        return {m: (statistics.median(v) if v else None) for m, v in vals.items()}
-    a, b = medians([measured]), medians(simulated)
-    out = {}
-    for m in MARKERS:
-        if a[m] is None or b[m] is None:
-            out[m] = {"measured_ms": a[m], "simulated_ms": b[m], "factor": None}
-            continue
-        lo, hi = sorted((max(a[m], 1.0), max(b[m], 1.0)))
-        out[m] = {"measured_ms": round(a[m], 1), "simulated_ms": round(b[m], 1),
-                  "factor": round(hi / lo, 2)}
-    return out
+                        if w0 is not None and m != "wait_returned":
+                            since[m].append(marks[m] - w0)
+        med = lambda v: statistics.median(v) if v else None  # noqa: E731
+        return {m: med(v) for m, v in vals.items()}, {m: med(v) for m, v in since.items()}
+    (a, a_s), (b, b_s) = medians([measured]), medians(simulated)
+    r = lambda x: None if x is None else round(x, 1)  # noqa: E731
+    return {m: {"measured_ms": r(a[m]), "simulated_ms": r(b[m]), "factor": _factor(a[m], b[m]),
+                "since_wait": None if m == "wait_returned" else {
+                    "measured_ms": r(a_s[m]), "simulated_ms": r(b_s[m]),
+                    "factor": _factor(a_s[m], b_s[m])}}
+            for m in MARKERS}

@@ -38,6 +38,9 @@ def run(args) -> int:
     if h.get("world") != "live":
         raise UsageError(f"{args.trace}: a {h.get('world')} trace; calibrate needs a live one "
                          f"(phaselab smoke --trace FILE)")
+    if not (h.get("live") or {}).get("run_config"):
+        raise UsageError(f"{args.trace}: the header has no live.run_config (an older trace?); "
+                         f"record a new one with phaselab smoke --trace FILE")
     if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
         raise UsageError(f"--out {args.out}: the folder does not exist")
     backend = (h.get("live") or {}).get("backend", "embedded")
@@ -71,10 +74,13 @@ def run(args) -> int:
     t = Table(title=f"Start-up markers, ms after RUNNING: measured vs simulated with "
                     f"{args.out} (median over workers; {CHECK_SEEDS} seeds)",
               title_justify="left")
-    for c in ("marker", "measured", "simulated", "factor"):
+    for c in ("marker", "measured", "simulated", "factor", "after wait: measured",
+              "simulated", "factor"):
         t.add_column(c, justify="left" if c == "marker" else "right")
     for m, c in comp.items():
-        t.add_row(m, str(c["measured_ms"]), str(c["simulated_ms"]), str(c["factor"]))
+        sw = c["since_wait"] or {}
+        t.add_row(m, str(c["measured_ms"]), str(c["simulated_ms"]), str(c["factor"]),
+                  *(str(sw.get(k, "")) for k in ("measured_ms", "simulated_ms", "factor")))
     out.print(t)
     out.print(f"Worst factor {worst}. Simulate: phaselab run {args.out}")
     return 0
