@@ -20,7 +20,6 @@ from protocol.config import RunConfig
 from protocol.variants import Switches, as_dict
 from protocol.trace import TraceWriter
 from sim.gcpause import fewer_collections
-from sim.gcpause import fewer_collections
 from sim.interpreter import SimDriver
 from sim.latency import LatencyModel, NumpySource, RandomSource
 from sim.server_queue import ServerModel, ServerQueue
@@ -108,7 +107,6 @@ def simulate(cfg: RunConfig, sw: Switches, settings: SimSettings, seed: int | No
     done = env.process(everything_done())
     deadline = cfg.derived_deadline_s()
     with fewer_collections():
-        with fewer_collections():
         env.run(until=done | env.timeout(deadline))
     run = tables.run or {}
     reason = "finished" if done.triggered else "deadline"
