@@ -20,6 +20,7 @@ COMMANDS = [
     "phaselab.commands.seed_validation",
     "phaselab.commands.smoke",
     "phaselab.commands.calibrate",
+    "phaselab.commands.explore",
 ]
 
 

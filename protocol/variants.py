@@ -53,6 +53,14 @@ class Switches:
     reconcile_runs_hook: bool = True
     # W13/W14: READY is written after executor setup succeeded.
     ready_after_setup: bool = True
+    # T2: start_run writes STARTING unguarded and a concurrent stop_run can slip in between
+    # it and START (reference; found by issue 3's search: a stop while PREPARED took seq 1);
+    # fixed guards the write with STATUS = PREPARED and holds the run's lock until START.
+    start_run_guard: bool = False
+    # §10.3: a stop while STOPPING (CANCELLING) makes the derived phase fall back from
+    # PROCESSING to RUN_STATUS.PHASE (reference; found by issue 3's search); fixed never
+    # sends a lower phase than it already sent, except FAILED/CANCELLED.
+    ws_phase_never_back: bool = False
 
 
 SWITCH_CHOICES: dict[str, tuple[Any, ...] | type] = {
@@ -71,6 +79,8 @@ SWITCH_CHOICES: dict[str, tuple[Any, ...] | type] = {
     "ui_qps_gate": ("phase_and_workers", "ops_only"),
     "reconcile_runs_hook": bool,
     "ready_after_setup": bool,
+    "start_run_guard": bool,
+    "ws_phase_never_back": bool,
 }
 
 REFERENCE = Switches()
@@ -84,6 +94,8 @@ FIXED = Switches(
     phase_adoption="forward_only",
     elapsed_whole_seconds=False,
     user_stop_order="write_first",
+    start_run_guard=True,
+    ws_phase_never_back=True,
 )
 
 # One preset per known bug: the fixed protocol with exactly one regression put back.

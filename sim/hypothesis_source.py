@@ -21,6 +21,7 @@ from sim.latency import NumpySource
 
 CHUNK = 256  # bytes drawn from Hypothesis at a time (one choice each)
 TAPE_LIMIT = 2048  # bytes of tape before the numpy tail takes over
+# (Hypothesis examples hold about 8 KB of choices; the scenario takes a few dozen bytes.)
 
 
 class TapeSource:
@@ -33,13 +34,7 @@ class TapeSource:
         self.pos = 0
         self.tail: NumpySource | None = None
 
-    def more(self) -> bytes:
-        """The next chunk of tape; a recorded tape has none (the tail takes over)."""
-        return b""
-
     def random(self) -> float:
-        if self.pos == len(self.tape) and len(self.tape) < self.limit:
-            self.tape += self.more()
         if self.pos < len(self.tape):
             b = self.tape[self.pos]
             self.pos += 1
@@ -66,14 +61,15 @@ class TapeSource:
 
 
 class HypothesisSource(TapeSource):
-    """A TapeSource whose tape Hypothesis draws lazily, inside a test (`st.data()`)."""
+    """A TapeSource whose tape Hypothesis draws (inside a test, from `st.data()`).
+
+    The whole tape is drawn up front, in fixed-size chunks, before the simulation starts:
+    a draw inside a SimPy process could overrun Hypothesis's budget where Hypothesis cannot
+    see it."""
 
     def __init__(self, data, limit: int = TAPE_LIMIT, chunk: int = CHUNK):
         from hypothesis import strategies as st
-        self._data, self._st, self._chunk = data, st, chunk
         seed = data.draw(st.integers(0, 2 ** 16), label="tail_seed")
-        super().__init__(b"", seed, limit)
-
-    def more(self) -> bytes:
-        n = min(self._chunk, self.limit - len(self.tape))
-        return self._data.draw(self._st.binary(min_size=n, max_size=n), label="tape")
+        tape = b"".join(data.draw(st.binary(min_size=chunk, max_size=chunk), label="tape")
+                        for _ in range(max(1, limit // chunk)))
+        super().__init__(tape, seed, len(tape))

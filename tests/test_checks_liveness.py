@@ -157,4 +157,4 @@ def test_run_never_terminal():
 
 def test_running_too_long():
     b = clean_run().edit(is_("status_write", t=36.1), t=40.0)
-    assert_violation(violations(b, "LIVE-RUN-TERMINATES"), "LIVE-RUN-TERMINATES", "RUNNING", "bound 31.2")
+    assert_violation(violations(b, "LIVE-RUN-TERMINATES"), "LIVE-RUN-TERMINATES", "RUNNING", "bound 32.4")

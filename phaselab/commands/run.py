@@ -20,7 +20,9 @@ HELP = "simulate one seeded run, print its timeline and verdict"
 
 
 def add_arguments(p) -> None:
-    p.add_argument("scenario")
+    p.add_argument("scenario", nargs="?")
+    p.add_argument("--replay", metavar="FILE",
+                   help="replay a saved counterexample (explore --save, tests/regressions/)")
     p.add_argument("--seed", type=int)
     p.add_argument("--variant")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
@@ -36,18 +38,29 @@ def replay_command(sc: scn.Scenario, sets: list[str]) -> str:
 
 
 def run(args) -> int:
-    sc = scn.load(args.scenario)
-    sc = scn.with_overrides(sc, args.seed, args.variant, args.set)
     if args.trace and not os.path.isdir(os.path.dirname(os.path.abspath(args.trace))):
         raise UsageError(f"--trace {args.trace}: the folder does not exist")
-    res = simulate(sc.cfg, sc.switches, sc.sim, seed=sc.seed, variant=sc.variant,
-                   scenario=sc.raw)
+    if args.replay:  # the case file holds scenario, seed and schedule: nothing to combine
+        if args.scenario or args.seed is not None or args.variant or args.set:
+            raise UsageError("--replay FILE takes no SCENARIO, --seed, --variant or --set")
+        from phaselab import replay as rp
+        sc, case, out = rp.replay(args.replay)
+        sc = scn.with_overrides(sc, case["seed"])
+        res = out.result
+    else:
+        if not args.scenario:
+            raise UsageError("give a SCENARIO file or --replay FILE")
+        sc = scn.load(args.scenario)
+        sc = scn.with_overrides(sc, args.seed, args.variant, args.set)
+        res = simulate(sc.cfg, sc.switches, sc.sim, seed=sc.seed, variant=sc.variant,
+                       scenario=sc.raw)
     if args.trace:
         write_atomically(args.trace, (dumps(r) for r in res.records))
     trace = Trace(res.records)
     summary = summarize(trace)
     verdict = report.verdict(check(trace))
-    replay = replay_command(sc, args.set)
+    replay = (shlex.join(["phaselab", "run", "--replay", args.replay]) if args.replay
+              else replay_command(sc, args.set))
     if args.json:
         print(json.dumps({"scenario": sc.path, "seed": sc.seed, "variant": sc.variant,
                           "summary": summary, "verdict": report.json_verdict(verdict),

@@ -22,6 +22,7 @@ class OrchestratorState:
     health_task: object = None
     health_pending: object = None
     spawned: list[str] = field(default_factory=list)
+    starting: bool = False  # the run's lock, held by start_run or stop_run (start_run_guard)
 
 
 def worker_tag(test_id: str, measuring: bool) -> str:

@@ -36,6 +36,8 @@ STATUS_RANK = {ph.PREPARED: 1, ph.RUNNING: 2, ph.STOPPING: 3, ph.CANCELLING: 3,
 SOCKET_STATUSES = (ph.RUNNING, ph.CANCELLING, ph.STOPPING)  # the browser opens a socket
 PUSH_PHASES = ("", ph.WARMUP, ph.RUNNING, ph.MEASUREMENT)  # the qpsHistory phase gate
 TIMER_PHASES = (ph.WARMUP, ph.MEASUREMENT, ph.PROCESSING)  # the elapsed timer runs
+UI_RANK = {p: i for i, p in enumerate((ph.PREPARING, ph.WARMUP, ph.MEASUREMENT, ph.PROCESSING,
+                                       ph.P_COMPLETED))}
 
 
 def derive_phase(status: str, phase: str, enrichment: str | None, sent_processing: bool,
@@ -113,6 +115,7 @@ def dashboard(cfg: RunConfig, sw: Switches, run_id: str, conn: str):
     completed_at = None
     derived = ""
     status = row.status
+    sent = ""
     while True:
         row = yield from _read(ReadRunStatus(run_id))
         if row is None:
@@ -128,6 +131,10 @@ def dashboard(cfg: RunConfig, sw: Switches, run_id: str, conn: str):
         qps = live.current_per_sec if live else 0.0
         active = live.workers_active if live else None
         derived = derive_phase(status, row.phase, enrichment, sent_processing)
+        if (sw.ws_phase_never_back and derived in UI_RANK and sent in UI_RANK
+                and UI_RANK[derived] < UI_RANK[sent]):
+            derived = sent
+        sent = derived
         phase_el = {ph.WARMUP: row.warmup_elapsed,
                     ph.MEASUREMENT: row.measurement_elapsed}.get(row.phase)
         yield note("ws_payload", conn=conn, phase=derived, status=status,

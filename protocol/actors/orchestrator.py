@@ -57,16 +57,31 @@ def background_health(st: OrchestratorState):
 
 
 def start_run(st: OrchestratorState):
-    """T2 and what follows it: STARTING/PREPARING, parent row, START event, spawn workers."""
-    yield from write(st, {"STATUS": ph.STARTING, "PHASE": ph.PREPARING, "START_TIME": NOW})
-    yield from parent(st, ph.STARTING)  # an update: create_run (T1) inserted the row
-    yield from emit_event(st, ev.START, ev.start(ph.initial_phase(st.cfg.warmup_s),
-                                                 st.cfg.workers))
+    """T2 and what follows it: STARTING/PREPARING, parent row, START event, spawn workers.
+
+    Returns False when the run was stopped before it could start (fixed: the STARTING write
+    is guarded by PREPARED and holds the run's lock until START is out, so a user stop never
+    takes seq 1 or revives a CANCELLING run)."""
+    locked = st.sw.start_run_guard
+    while locked and st.starting:  # a stop_run holds the run's lock
+        yield Sleep(0.01)
+    st.starting = locked
+    try:
+        guard = Guard(status_in=(ph.PREPARED,)) if locked else Guard()
+        if not (yield from write(st, {"STATUS": ph.STARTING, "PHASE": ph.PREPARING,
+                                      "START_TIME": NOW}, guard)) and locked:
+            return False
+        yield from parent(st, ph.STARTING)  # an update: create_run (T1) inserted the row
+        yield from emit_event(st, ev.START, ev.start(ph.initial_phase(st.cfg.warmup_s),
+                                                     st.cfg.workers))
+    finally:
+        st.starting = False
     st.group_count = st.cfg.workers
     for g in range(st.cfg.workers):
         wid = f"worker-{g}"
         st.spawned.append(wid)
         yield SpawnWorker(wid, g, st.cfg.workers)
+    return True
 
 
 def elapsed(st: OrchestratorState, value):
@@ -177,7 +192,11 @@ def final_step(st: OrchestratorState):
     if row is None:
         return
     if row.status in (ph.STOPPING, ph.RUNNING):  # T6 (RUNNING is "unexpected" upstream)
-        yield from write(st, {"STATUS": ph.COMPLETED, "PHASE": ph.PROCESSING}, NOT_TERMINAL)
+        # fixed (start_run_guard): only from what was read, so a CANCELLING written by a
+        # concurrent stop_run is not overwritten with COMPLETED (found by issue 3's search)
+        guard = (Guard(status_in=(ph.STOPPING, ph.RUNNING)) if st.sw.start_run_guard
+                 else NOT_TERMINAL)
+        yield from write(st, {"STATUS": ph.COMPLETED, "PHASE": ph.PROCESSING}, guard)
         yield from parent(st, ph.COMPLETED, "PENDING")
         task = yield Spawn(enrichment(st), "enrichment")
         yield Join((task,), st.cfg.enrichment_timeout_s + st.cfg.enrichment_poll_s)
@@ -191,6 +210,8 @@ def orchestrator(st: OrchestratorState):
     """The whole life of one run as the API process sees it."""
     yield CreateRun(st.run_id, st.cfg.workers)
     yield from parent(st, ph.PREPARED, insert=True)
-    yield from start_run(st)
+    if not (yield from start_run(st)):
+        yield from final_step(st)  # stopped while PREPARED: CANCELLING -> CANCELLED
+        return
     yield from poll_loop(st)
     yield from final_step(st)

@@ -20,17 +20,36 @@ def read_unfinished(st: OrchestratorState):
 
 def user_stop(st: OrchestratorState, at_s: float):
     yield Sleep(at_s)
-    row = yield from read_unfinished(st)
-    if row is None:
-        return
+    locked = st.sw.start_run_guard  # fixed: the run's lock, shared with start_run
+    while locked and st.starting:
+        yield Sleep(0.01)
+    st.starting = locked
+    try:
+        row = yield from read_unfinished(st)
+        if row is None:
+            return
+        yield from announce(st, row)
+    finally:
+        if locked:
+            st.starting = False
+    yield from finish_stop(st)
+
+
+def announce(st: OrchestratorState, row):
+    """Steps 2-4 of stop_run: the stopping flag, STOP, CANCELLING."""
     yield note("stop_request", by="api")
     if st.sw.user_stop_order == "flag_first":
         st.stopping = True  # the poll loop may now leave and finish on what it reads
-    if row.status != ph.CANCELLING:
+    unstarted = st.sw.start_run_guard and row.status == ph.PREPARED  # no worker to tell
+    if row.status != ph.CANCELLING and not unstarted:
         yield from emit_event(st, ev.STOP, ev.stop(ev.USER_REQUESTED, "stopped by user",
                                                    st.cfg.drain_timeout_s, "api"))
     yield from write(st, {"STATUS": ph.CANCELLING}, NOT_TERMINAL)
     st.stopping = True
+
+
+def finish_stop(st: OrchestratorState):
+    """Steps 5-6: wait for, then terminate, the workers; CANCELLED."""
     waited = 0.0
     while waited < st.cfg.stop_grace_s and (yield LiveWorkers()) > 0:
         yield Sleep(1.0)

@@ -258,7 +258,8 @@ def _targets_entry(write: dict, k: str):
 def ev_converge(trace: Trace) -> Iterator[Violation]:
     """For each SET_PHASE / SET_WORKER_TARGET concerning worker k emitted at t: at
     D = max(t, t_k) + E + R + L, k's current_phase / current_target equals the value of this
-    event or of a later one of the same kind for k emitted by D (k may be converging on that).
+    event or of a later one of the same kind for k emitted by D (k may be converging on that),
+    or, for a phase, a PHASE written to RUN_STATUS by D (the reconcile may read it first).
     After a quiet period (no newer target event for k, no WORKER_TARGETS change for k, until
     D + the event's ramp_seconds): current_target = the event's target = WORKER_TARGETS[k].
     Skipped for workers that stopped (applied STOP, exited, final heartbeat, terminal run) by
@@ -282,6 +283,10 @@ def ev_converge(trace: Trace) -> Iterator[Violation]:
             if dl > end or _stopped_by(trace, k, dl):
                 continue
             ok = {_value(x) for x in mine if x["type"] == e["type"] and e["t"] <= x["t"] <= dl + TOL}
+            if field == "phase":  # the 5 s reconcile may adopt a PHASE written before its
+                # SET_PHASE is visible (the event's insert lags the write by two statements)
+                ok |= {w["after"]["phase"] for w in trace.status_chain() if w["certain"]
+                       and e["t"] <= w["t"] <= dl + TOL and w["after"]["phase"] != w["before"]["phase"]}
             have = _state_at(states.get(k, []), field, dl)
             if have not in ok:
                 yield Violation("EV-CONVERGE", f"{k}'s current_{field} is {have!r} at t={ft(dl)}, "

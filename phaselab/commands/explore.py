@@ -1,0 +1,79 @@
+"""`phaselab explore`: swarm-search scenario parameters and schedules for property violations."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from rich.console import Console
+from rich.progress import Progress
+
+from phaselab import replay
+from phaselab.errors import UsageError
+from phaselab.explore import explore, replay_command
+
+NAME = "explore"
+HELP = "randomized swarm search for property violations; exit 1 if any is found"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("scenario")
+    p.add_argument("--variant")
+    p.add_argument("--budget", type=float, default=60.0, metavar="SECONDS")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save", metavar="DIR", help="write each finding as a replay file here")
+    p.add_argument("--json", action="store_true")
+
+
+def run(args) -> int:
+    if args.budget <= 0:
+        raise UsageError(f"--budget {args.budget}: must be > 0 seconds")
+    if args.seed < 0:
+        raise UsageError(f"--seed {args.seed}: must be a whole number >= 0")
+    if args.save and not os.path.isdir(args.save):
+        raise UsageError(f"--save {args.save}: the folder does not exist")
+    err = Console(stderr=True)
+    from phaselab import scenario as scn
+    variant = args.variant or scn.load(args.scenario).variant
+    scn.with_overrides(scn.load(args.scenario), None, variant)  # bad variant: exit 2 now
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("exploring", total=args.budget)
+        import time
+        t0 = time.monotonic()
+
+        def progress(n, k):
+            bar.update(task, completed=time.monotonic() - t0,
+                       description=f"{n} examples, {k} propert{'y' if k == 1 else 'ies'} violated")
+        n, found = explore(args.scenario, variant, args.budget, args.seed, progress=progress)
+    if not err.is_terminal:
+        print(f"explored {n} examples", file=sys.stderr)
+    out = []
+    for pid, f in found.items():
+        cmd = replay_command(args.scenario, variant, f)
+        saved = None
+        if args.save:
+            saved = os.path.join(args.save, f"{variant}-{pid}.json")
+            replay.save(saved, f.case)
+        out.append({"property": pid, "examples": f.examples, "smallest_records": f.size,
+                    "seed": f.seed, "sets": f.sets, "message": f.message,
+                    "excerpt": f.excerpt, "replay": cmd,
+                    "replay_file": saved})
+    if args.json:
+        print(json.dumps({"scenario": args.scenario, "variant": variant, "seed": args.seed,
+                          "budget_s": args.budget, "examples": n, "findings": out}))
+    else:
+        con = Console()
+        con.print(f"[bold]phaselab explore {args.scenario} — variant {variant}, seed "
+                  f"{args.seed}, {n} examples in {args.budget:g} s[/bold]")
+        if not out:
+            con.print("[green]No property violated.[/green]")
+        for o in out:
+            con.print(f"\n[red]{o['property']}[/red] in {o['examples']} of {n} examples; "
+                      f"smallest ({o['smallest_records']} records):")
+            con.print(f"  {o['message']}", markup=False)
+            for line in o["excerpt"]:
+                con.print(f"    {line[:240]}", markup=False)
+            con.print(f"  replay: {o['replay']}", markup=False)
+            if o["replay_file"]:
+                con.print(f"  or: phaselab run --replay {o['replay_file']}", markup=False)
+    return 1 if out else 0
