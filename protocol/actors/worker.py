@@ -138,7 +138,8 @@ def wait_loop(w: WorkerState):
                                loop="wait", outcome="skipped_cursor", cursor=w.cursor)
                     continue
                 if e.type == ev.STOP:
-                    w.cursor = e.seq
+                    if w.sw.wait_loop_consumes_events:  # fixed: the wait loop never moves
+                        w.cursor = e.seq  # the cursor; a STOP ends the process anyway
                     request_stop(w, "", e.data)
                     yield note("event_seen", worker=w.worker_id, seq=e.seq, type=e.type,
                                loop="wait", outcome="applied", cursor=w.cursor)
