@@ -114,6 +114,16 @@ def test_run_event_not_applied_by_live_worker():
     assert_violation(violations(b, "EV-SCOPE"), "EV-SCOPE", "SET_PHASE seq 3", "worker-1", "skipped_scope")
 
 
+def test_event_sharing_an_applied_stops_id_is_not_a_scope_violation():
+    # The reference's three-statement allocation can give a user STOP and a SET_PHASE the
+    # same id. A worker that applied the STOP ended its processing there; the duplicate id is
+    # EV-SEQ-UNIQUE's to report, not a scope violation.
+    b = clean_run().event(15.9, 3, "STOP", reason="user_requested")
+    b.edit(is_("event_seen", seq=3), type="STOP")  # both workers applied the STOP
+    assert violations(b, "EV-SCOPE") == []
+    assert [v.property_id for v in violations(b, "EV-SEQ-UNIQUE")] == ["EV-SEQ-UNIQUE"]
+
+
 # --- EV-CONVERGE --------------------------------------------------------------------------
 
 def test_converge_clean():

@@ -207,9 +207,13 @@ def ev_scope(trace: Trace) -> Iterator[Violation]:
             s = e.get("seq")
             if not isinstance(s, int) or s > reach or s > stop_at:
                 continue
+            if s == stop_at and e.get("type") != STOP:
+                continue  # shares the applied STOP's id: processing ended there (EV-SEQ-UNIQUE)
             if not any(r.get("seq") == s and r.get("type") in (None, e.get("type"))
                        and r.get("outcome") == "applied" for r in recs):
-                r = next((r for r in recs if r.get("seq") == s), None)
+                same = [r for r in recs if r.get("seq") == s]
+                r = next((r for r in same if r.get("type") == e.get("type")), None) or \
+                    next(iter(same), None)
                 got = f"its only record is {r.get('outcome')!r} ({r.get('loop')} loop, t={ft(r['t'])})" \
                     if r else "it has no record of it"
                 yield Violation("EV-SCOPE", f"RUN-scoped {_desc(e)} (visible t={ft(e['t'])}) was not "
