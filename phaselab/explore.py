@@ -10,7 +10,6 @@ example (fewest trace records) is kept, as `--set` overrides plus a seed, i.e. a
 """
 from __future__ import annotations
 
-import copy
 import json
 import time
 from dataclasses import dataclass, field

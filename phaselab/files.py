@@ -5,6 +5,9 @@ import os
 import tempfile
 from typing import Iterable
 
+from phaselab.errors import UsageError
+from protocol.trace import ReadResult, TraceFormatError, read_trace
+
 
 def write_atomically(path: str, lines: Iterable[str]) -> None:
     """Write via a temp file in the same folder, then rename over `path`."""
@@ -19,3 +22,13 @@ def write_atomically(path: str, lines: Iterable[str]) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def read_trace_arg(path: str) -> ReadResult:
+    """A trace named on the command line; a missing or malformed file is a UsageError."""
+    try:
+        return read_trace(path)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such trace file") from None
+    except TraceFormatError as exc:
+        raise UsageError(str(exc)) from None

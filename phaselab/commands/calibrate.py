@@ -9,8 +9,7 @@ from rich.table import Table
 
 from phaselab import calibrate as cal, scenario as scn
 from phaselab.errors import UsageError
-from phaselab.files import write_atomically
-from protocol.trace import TraceFormatError, read_trace
+from phaselab.files import read_trace_arg, write_atomically
 from sim.run import simulate
 
 NAME = "calibrate"
@@ -28,12 +27,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    try:
-        rr = read_trace(args.trace)
-    except FileNotFoundError:
-        raise UsageError(f"{args.trace}: no such trace file") from None
-    except TraceFormatError as exc:
-        raise UsageError(str(exc)) from None
+    rr = read_trace_arg(args.trace)
     h = rr.records[0]
     if h.get("world") != "live":
         raise UsageError(f"{args.trace}: a {h.get('world')} trace; calibrate needs a live one "

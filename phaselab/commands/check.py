@@ -6,10 +6,10 @@ import json
 from rich.console import Console
 
 from phaselab import report
-from phaselab.errors import UsageError
+from phaselab.files import read_trace_arg
 from phaselab.timeline import summarize
 from protocol.checks import check
-from protocol.trace import Trace, TraceFormatError, read_trace
+from protocol.trace import Trace
 
 NAME = "check"
 HELP = "run the checkers on a trace file"
@@ -21,12 +21,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    try:
-        rr = read_trace(args.trace)
-    except FileNotFoundError:
-        raise UsageError(f"{args.trace}: no such trace file") from None
-    except TraceFormatError as exc:
-        raise UsageError(str(exc)) from None
+    rr = read_trace_arg(args.trace)
     trace = Trace(rr.records)
     verdict = report.verdict(check(trace))
     notes = []

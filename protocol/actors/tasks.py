@@ -128,14 +128,18 @@ class BenchmarkPool:
             yield note("query", worker=w.worker_id, conn=ctl.index, task=ctl.index,
                        start=res.start, finish=res.finish, tag=res.tag, epoch=epoch,
                        counted=epoch == w.epoch, ok=res.ok)
-            if "first_query" not in w.markers:
-                w.markers.add("first_query")
-                yield note("marker", worker=w.worker_id, name="first_query")
-            if res.tag.endswith(":phase=RUNNING") and "first_measurement_query" not in w.markers:
-                w.markers.add("first_measurement_query")
-                yield note("marker", worker=w.worker_id, name="first_measurement_query")
+            yield from self._mark_first_queries(res.tag)
             if w.cfg.think_time_s > 0:
                 yield Sleep(w.cfg.think_time_s)
+
+    def _mark_first_queries(self, tag: str):
+        """The seeds' first-query and first-measurement-query markers, once each."""
+        w = self.w
+        for name, due in (("first_query", True),
+                          ("first_measurement_query", tag.endswith(":phase=RUNNING"))):
+            if due and name not in w.markers:
+                w.markers.add(name)
+                yield note("marker", worker=w.worker_id, name=name)
 
     def _burst(self, ctl: TaskControl, conn, epoch: int):
         """The bulk form of the loop body above: queries back to back until the driver cuts
@@ -154,12 +158,7 @@ class BenchmarkPool:
                    n=len(res.starts), starts=res.starts, finish=res.finish,
                    think=w.cfg.think_time_s, tag=res.tag, epoch=epoch,
                    counted=True, last_counted=epoch == w.epoch, ok=res.ok)
-        if "first_query" not in w.markers:
-            w.markers.add("first_query")
-            yield note("marker", worker=w.worker_id, name="first_query")
-        if res.tag.endswith(":phase=RUNNING") and "first_measurement_query" not in w.markers:
-            w.markers.add("first_measurement_query")
-            yield note("marker", worker=w.worker_id, name="first_measurement_query")
+        yield from self._mark_first_queries(res.tag)
         if w.cfg.think_time_s > 0:  # the think time after the burst's last query
             now = yield Now()
             yield Sleep(max(0.0, res.finish + w.cfg.think_time_s - now))

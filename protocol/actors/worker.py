@@ -14,7 +14,7 @@ from protocol.actors import polling
 from protocol.actors.common import note, worker_tag
 from protocol.actors.tasks import BenchmarkPool
 from protocol.config import RunConfig
-from protocol.effects import (Join, MergeHeartbeat, Now, ReadRunStatus, Setup, Sleep,
+from protocol.effects import (Join, MergeHeartbeat, Now, ReadRunStatus, Setup,
                               StatementFailed, Touch, WriteTestResult, FetchEvents, Cancel)
 from protocol.variants import Switches
 
