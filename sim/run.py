@@ -92,13 +92,17 @@ def simulate(cfg: RunConfig, sw: Switches, settings: SimSettings, seed: int | No
                        lambda w: settings.worker_clock_offset_s,
                        server=ServerQueue(env, settings.server) if settings.server else None)
     orch = driver.start(orchestrator(st), "orchestrator")
-    if cfg.user_stop_at_s >= 0:
-        driver.start(user_stop(st, cfg.user_stop_at_s), "user")
+    # The API's stop_run request goes on after the poll loop ends (it writes CANCELLED), so
+    # the run is over only when it has finished too.
+    requests = ([driver.start(user_stop(st, cfg.user_stop_at_s), "user")]
+                if cfg.user_stop_at_s >= 0 else [])
     dashes = [driver.start(dashboard(cfg, sw, run_id, f"dashboard-{n}"), f"dashboard-{n}")
               for n in range(cfg.dashboards)]
 
     def everything_done():
         yield orch
+        for r in requests:
+            yield r
         for d in dashes:  # a dashboard ends by its own rule (or gives up)
             yield d
         while any(not p.exited for p in driver.procs.values()):

@@ -77,3 +77,17 @@ def test_strict_transitions_raise_on_an_illegal_write():
     with pytest.raises(ph.IllegalTransition, match="'PREPARED' -> 'RUNNING' by orchestrator"):
         t.write_run_status(1.0, WriteRunStatus("r", {"STATUS": "RUNNING"}, Guard()),
                            "orchestrator", 2)
+
+
+def test_the_run_ends_only_when_the_users_stop_request_has_finished():
+    """Found by explore on reference: the poll loop left on the stopping flag, its final step
+    read STARTING and did nothing, and the simulation ended with the run still CANCELLING
+    while the API's stop_run would go on to write CANCELLED."""
+    sets = ["run.workers=2", "run.connections_per_worker=1", "run.think_time_s=0.2659",
+            "run.orchestrator_poll_s=0.3404", "run.status_poll_s=0.5858",
+            "run.reconcile_s=9.217", "run.user_stop_at_s=2.4924",
+            'latency.default={dist="uniform", low=0.0504, high=0.2884}',
+            'latency.read_next_seq={dist="uniform", low=0.4361, high=1.3831}']
+    res = run_scenario(baseline(), seed=1239327686, variant="reference", sets=sets)
+    assert (res.status, res.phase) == (ph.CANCELLED, ph.PREPARING)
+    assert "LIVE-RUN-TERMINATES" not in {v.property_id for v in check(Trace(res.records))}
