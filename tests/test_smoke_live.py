@@ -161,6 +161,34 @@ def test_a_killed_worker_fails_the_run_and_leaves_nothing(tmp_path):
 
 
 @pytest.mark.live
+def test_ctrl_c_mid_run_leaves_no_server_process_or_files(tmp_path):
+    env = _env(tmp_path)
+    p = subprocess.Popen([sys.executable, "-m", "phaselab.cli", "smoke", "--workers", "2",
+                          "--connections", "2", "--warmup", "2", "--measure", "30", "--json"],
+                         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        kids: dict[int, str] = {}
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and \
+                sum("worker_main" in v for v in kids.values()) < 2:
+            kids = _children(p.pid)
+            time.sleep(0.2)
+        assert sum("worker_main" in v for v in kids.values()) == 2, kids
+        assert any("embedded_server_main" in v for v in kids.values()), kids
+        time.sleep(3)  # into the run
+        p.send_signal(signal.SIGINT)
+        stdout, stderr = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 130, (p.returncode, stderr[-2000:])
+    assert not [pid for pid in kids if _alive(pid)], kids
+    assert os.listdir(tmp_path) == []  # the server's data dir and every temp file are gone
+
+
+@pytest.mark.live
 def test_unreachable_backend_exits_2_quickly_without_secret_or_leftovers(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
