@@ -128,21 +128,32 @@ def test_calibrate_then_simulate_reproduces_startup(smoke_run, tmp_path):
     assert r.returncode == 0 and json.loads(r.stdout)["verdict"]["ok"]
 
 
+def _long_smoke(tmp) -> subprocess.Popen:
+    """A 2-worker smoke run with a 30 s measurement, to interrupt while it runs."""
+    return subprocess.Popen([sys.executable, "-m", "phaselab.cli", "smoke", "--workers", "2",
+                             "--connections", "2", "--warmup", "2", "--measure", "30",
+                             "--json"], cwd=ROOT, env=_env(tmp), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_workers(p: subprocess.Popen, n: int = 2) -> dict[int, str]:
+    """The run's child processes once its `n` worker processes are up (at most 40 s)."""
+    kids: dict[int, str] = {}
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline and sum("worker_main" in v for v in kids.values()) < n:
+        kids = _children(p.pid)
+        time.sleep(0.2)
+    assert sum("worker_main" in v for v in kids.values()) == n, kids
+    return kids
+
+
 @pytest.mark.live
 def test_a_killed_worker_fails_the_run_and_leaves_nothing(tmp_path):
-    env = _env(tmp_path)
-    p = subprocess.Popen([sys.executable, "-m", "phaselab.cli", "smoke", "--workers", "2",
-                          "--connections", "2", "--warmup", "2", "--measure", "30", "--json"],
-                         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+    p = _long_smoke(tmp_path)
     try:
-        workers: dict[int, str] = {}
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline and len(workers) < 2:
-            workers = {k: v for k, v in _children(p.pid).items() if "worker_main" in v}
-            time.sleep(0.2)
-        assert len(workers) == 2, _children(p.pid)
-        others = [k for k, v in _children(p.pid).items() if "embedded_server_main" in v]
+        kids = _wait_for_workers(p)
+        workers = [k for k, v in kids.items() if "worker_main" in v]
+        others = [k for k, v in kids.items() if "embedded_server_main" in v]
         time.sleep(6)  # started, READY, into the run
         victim = min(workers)
         os.kill(victim, signal.SIGKILL)
@@ -162,19 +173,9 @@ def test_a_killed_worker_fails_the_run_and_leaves_nothing(tmp_path):
 
 @pytest.mark.live
 def test_ctrl_c_mid_run_leaves_no_server_process_or_files(tmp_path):
-    env = _env(tmp_path)
-    p = subprocess.Popen([sys.executable, "-m", "phaselab.cli", "smoke", "--workers", "2",
-                          "--connections", "2", "--warmup", "2", "--measure", "30", "--json"],
-                         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+    p = _long_smoke(tmp_path)
     try:
-        kids: dict[int, str] = {}
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline and \
-                sum("worker_main" in v for v in kids.values()) < 2:
-            kids = _children(p.pid)
-            time.sleep(0.2)
-        assert sum("worker_main" in v for v in kids.values()) == 2, kids
+        kids = _wait_for_workers(p)
         assert any("embedded_server_main" in v for v in kids.values()), kids
         time.sleep(3)  # into the run
         p.send_signal(signal.SIGINT)
