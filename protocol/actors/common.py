@@ -21,6 +21,7 @@ class OrchestratorState:
     health: object = None  # last applied HeartbeatCounts
     health_task: object = None
     health_pending: object = None
+    health_started_at: float = float("-inf")  # when the last background refresh began
     spawned: list[str] = field(default_factory=list)
     starting: bool = False  # the run's lock, held by start_run or stop_run (start_run_guard)
 

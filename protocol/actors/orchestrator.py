@@ -109,9 +109,8 @@ def poll_iteration(st: OrchestratorState, row):
         if st.health_pending is not None:
             st.health, st.health_pending = st.health_pending, None
         now = yield Now()
-        if st.health_task is None and now - getattr(st, "_last_health", -math.inf) >= \
-                cfg.health_refresh_s:
-            st._last_health = now
+        if st.health_task is None and now - st.health_started_at >= cfg.health_refresh_s:
+            st.health_started_at = now
             st.health_task = yield Spawn(background_health(st), "health")
     # 6. T3: the READY gate
     if status == ph.STARTING and counts is not None and counts.ready >= st.group_count:
