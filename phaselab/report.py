@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from phaselab.timeline import MARKERS
@@ -31,7 +32,7 @@ def _ms(x):
 
 def render_run(console: Console, title: str, summary: dict, verdict_: dict,
                footer: list[str]) -> None:
-    console.print(f"[bold]{title}[/bold]")
+    console.print(f"[bold]{escape(title)}[/bold]")
     tl = Table(title="Phase timeline (s since run start)", title_justify="left")
     tl.add_column("STATUS / PHASE written")
     tl.add_column("at", justify="right")
@@ -75,6 +76,6 @@ def render_run(console: Console, title: str, summary: dict, verdict_: dict,
         console.print(f"[red]Verdict: {len(verdict_['violated'])} propert"
                       f"{'y' if len(verdict_['violated']) == 1 else 'ies'} violated[/red]")
         for g in verdict_["violated"]:
-            console.print(f"  [red]{g['property']}[/red] ×{g['count']}: {g['first']}")
+            console.print(f"  [red]{g['property']}[/red] ×{g['count']}: {escape(g['first'])}")
     for line in footer:
-        console.print(line)
+        console.print(line, markup=False)

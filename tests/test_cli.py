@@ -44,3 +44,13 @@ def test_check_rejects_a_file_that_is_not_a_trace(tmp_path, capsys):
     bad.write_text('{"kind": "query"}\n')
     assert cli.main(["check", str(bad)]) == 2
     assert "run' header" in capsys.readouterr().err
+
+
+def test_violation_messages_print_verbatim(capsys):
+    """Checker messages hold brackets like [d, d+P]; the terminal report must not read them
+    as rich markup and drop them."""
+    code = cli.main(["run", BASELINE, "--seed", "3", "--variant", "reference",
+                     "--set", "warmup_s=0"])
+    out = capsys.readouterr().out.replace("\n", " ")
+    assert code == 1
+    assert "outside [d, d+P] = [" in out

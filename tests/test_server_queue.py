@@ -47,3 +47,24 @@ def test_queue_adds_waiting_under_load_and_checkers_stay_clean():
 def test_server_table_is_validated(server, needle):
     with pytest.raises(scn.ScenarioError, match=needle.replace(".", r"\.").replace("'", ".")):
         scn.from_dict({**BASE, "server": server}, "x.toml")
+
+
+def _live_trace(statements: list[tuple[float, str, float]]) -> list[dict]:
+    """A minimal live trace: (start, op, latency) per statement, after a live header."""
+    recs = [{"t": 0.0, "actor": "phaselab", "kind": "run", "world": "live",
+             "live": {"backend": "embedded"}, "params": {}}]
+    for i, (t, op, lat) in enumerate(statements):
+        recs.append({"t": t, "actor": "worker-0", "kind": "invoke", "op": op, "id": i})
+        recs.append({"t": t + lat, "actor": "worker-0", "kind": "ok", "op": op, "id": i})
+    return recs
+
+
+def test_saturated_seconds_weigh_server_time_not_statement_counts():
+    from phaselab.smoke import saturated_seconds
+    # 40 cheap 10 ms reads in second 1 (0.4 s of work) and 8 MERGEs of 200 ms in second 3
+    # (1.6 s of work): only second 3 needed more than a second of server time.
+    cheap = [(1.0 + i * 0.02, "read_run_status", 0.010) for i in range(40)]
+    heavy = [(3.0 + i * 0.1, "merge_heartbeat", 0.200) for i in range(8)]
+    sat = saturated_seconds(_live_trace(cheap + heavy))
+    assert [s["second"] for s in sat] == [3]
+    assert sat[0]["kinds"] == ["merge_heartbeat"] and sat[0]["busy"] > 1.0

@@ -5,6 +5,7 @@ import json
 import os
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from phaselab import calibrate as cal, scenario as scn
@@ -62,9 +63,9 @@ def run(args) -> int:
                           "startup": comp, "worst_factor": worst, "seeds": CHECK_SEEDS}))
         return 0
     out = Console()
-    out.print(f"[bold]phaselab calibrate {args.trace}[/bold] -> {args.out}")
+    out.print(f"[bold]phaselab calibrate {escape(args.trace)}[/bold] -> {escape(args.out)}")
     for c in comments[1:]:
-        out.print(c)
+        out.print(c, markup=False)
     t = Table(title=f"Start-up markers, ms after RUNNING: measured vs simulated with "
                     f"{args.out} (median over workers; {CHECK_SEEDS} seeds)",
               title_justify="left")
@@ -76,5 +77,5 @@ def run(args) -> int:
         t.add_row(m, str(c["measured_ms"]), str(c["simulated_ms"]), str(c["factor"]),
                   *(str(sw.get(k, "")) for k in ("measured_ms", "simulated_ms", "factor")))
     out.print(t)
-    out.print(f"Worst factor {worst}. Simulate: phaselab run {args.out}")
+    out.print(f"Worst factor {worst}. Simulate: phaselab run {args.out}", markup=False)
     return 0

@@ -6,6 +6,7 @@ import json
 import os
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from phaselab import report, smoke
@@ -83,7 +84,7 @@ class _Progress:
                     "stopping": f"stopping ({info.get('reason')})",
                     "cleanup": "dropping the schema, stopping the server"}.get(what, what)
             if not self.status:
-                self.console.print(f"[dim]smoke: {text}[/dim]")
+                self.console.print(f"[dim]smoke: {escape(text)}[/dim]")
         if self.status:
             self.status.update(text)
 
@@ -144,10 +145,10 @@ def run(args) -> int:
         if server:
             _render_server(out, server)
         for p in problems:
-            out.print(f"[red]{p}[/red]")
+            out.print(f"[red]{escape(str(p))}[/red]")
         out.print(f"Wall {res.wall_s:.1f} s (set-up {res.setup_s:.1f} s); schema {res.schema} "
                   f"{'dropped' if res.schema_dropped else 'NOT confirmed dropped'}"
-                  + (f"; trace in {args.trace}" if args.trace else ""))
+                  + (f"; trace in {args.trace}" if args.trace else ""), markup=False)
     if res.reason == "interrupted":
         return 130
     return 0 if verdict["ok"] and completed else 1
@@ -174,11 +175,16 @@ def _render_load(out: Console, bn: dict, slow: list, L) -> None:
               f"{bn['utilisation']:.0%} of the time")
     if bn["bottleneck"]:
         out.print("[yellow]The backend server was the bottleneck:[/yellow] "
-                  + "; ".join(bn["reasons"]))
+                  + escape("; ".join(bn["reasons"])))
     else:
         out.print("The backend server was not the bottleneck.")
+    for sat in bn.get("saturated", []):
+        out.print(f"At t={sat['second']} s the server was saturated for about a second "
+                  f"({sat['busy']:.0%} busy, mostly {', '.join(sat['kinds'])}): latencies "
+                  f"measured then include queueing.", markup=False)
     if slow:
-        out.print(f"[red]{len(slow)} statements took longer than L = {L} s[/red]: {slow[:3]}")
+        out.print(f"[red]{len(slow)} statements took longer than L = {L} s[/red]: "
+                  f"{escape(str(slow[:3]))}")
 
 
 def _render_server(out: Console, server: dict) -> None:
@@ -190,5 +196,5 @@ def _render_server(out: Console, server: dict) -> None:
                   "yes" if r["match"] else "no")
     out.print(t)
     for e in server["errors"]:
-        out.print(f"[yellow]{e}[/yellow]")
-    out.print(server["note"])
+        out.print(f"[yellow]{escape(str(e))}[/yellow]")
+    out.print(server["note"], markup=False)
