@@ -102,25 +102,26 @@ def service_times(lat: dict[str, list[float]]) -> dict[str, float]:
     return {op: quantile(sorted(v), SERVICE_QUANTILE) for op, v in lat.items() if v}
 
 
-def utilisation(records: list[dict]) -> float:
-    """Share of the busy span the (serialising) server spent serving statements."""
-    lat = statement_latencies(records)
-    svc = service_times(lat)
-    span = load(records)["span_s"]
-    work = sum(svc[op] * len(v) for op, v in lat.items() if op != "connect")
-    return work / span if span > 0 else 0.0
+# Logins are not statements the (serialising) server works through one after another.
+NOT_SERVER_WORK = frozenset({"connect"})
 
 
-def saturated_seconds(records: list[dict]) -> list[dict]:
+def utilisation(lat: dict[str, list[float]], svc: dict[str, float], span_s: float) -> float:
+    """Share of the busy span the server spent serving statements, each at its service time."""
+    work = sum(svc[op] * len(v) for op, v in lat.items() if op not in NOT_SERVER_WORK)
+    return work / span_s if span_s > 0 else 0.0
+
+
+def saturated_seconds(records: list[dict], svc: dict[str, float]) -> list[dict]:
     """Seconds whose statements needed more than a second of server time, so some queued
-    (each at its low-load service time; logins excluded, as in `utilisation`), with the
+    (each at its service time `svc`; logins excluded, as in `utilisation`), with the
     kinds that filled them. Counting statements alone would weigh a burst of 8 ms no-op
     ALTERs at the tag switch like as many 200 ms MERGEs. Latencies measured in such a second
     include queueing even when the run as a whole was not server-bound."""
-    svc = service_times(statement_latencies(records))
     need: dict[int, dict[str, float]] = {}
     for r in records:
-        if r.get("kind") == "invoke" and r.get("op") in svc and r["op"] != "connect":
+        if r.get("kind") == "invoke" and r.get("op") in svc \
+                and r["op"] not in NOT_SERVER_WORK:
             t, op = r["t"], r["op"]
         elif r.get("kind") == "query" and "benchmark" in svc:
             t, op = r["start"], "benchmark"
@@ -142,27 +143,29 @@ def bottleneck(records: list[dict], header: dict) -> dict:
     capacity, or benchmark latencies far above the same lookup timed on the idle server
     before the run. Single saturated seconds are listed apart (`saturated`)."""
     live = header.get("live") or {}
+    embedded = live.get("backend", "embedded") == "embedded"
     ld = load(records)
+    lat = statement_latencies(records)
+    svc = service_times(lat)
     reasons = []
-    if live.get("backend", "embedded") == "embedded":
+    if embedded:
         low, high = EMBEDDED_CAPACITY_PER_S
         if ld["rate_per_s"] >= BUSY_FRACTION * low:
             reasons.append(f"{ld['rate_per_s']:.1f} statements/s on average is near the "
                            f"embedded server's capacity of about {low:.0f}-{high:.0f}/s")
-    util = utilisation(records)
-    if live.get("backend", "embedded") == "embedded" and util >= BUSY_FRACTION:
+    util = utilisation(lat, svc, ld["span_s"])
+    if embedded and util >= BUSY_FRACTION:
         reasons.append(f"the server was busy about {util:.0%} of the run serving statements "
                        f"(each at its low-load time, p{int(SERVICE_QUANTILE * 100)}), "
                        f"so statements queued behind each other")
     idle = live.get("idle_probe_ms") or []
-    bench = sorted(statement_latencies(records).get("benchmark", []))
+    bench = sorted(lat.get("benchmark", []))
     idle_ms = statistics.median(idle) if idle else None
     bench_ms = quantile(bench, 0.5) * 1000 if bench else None
     if idle_ms and bench_ms and bench_ms >= SLOW_FACTOR * idle_ms:
         reasons.append(f"benchmark median {bench_ms:.0f} ms is {bench_ms / idle_ms:.1f}x the "
                        f"idle server's {idle_ms:.0f} ms: statements queued")
-    saturated = (saturated_seconds(records)
-                 if live.get("backend", "embedded") == "embedded" else [])
+    saturated = saturated_seconds(records, svc) if embedded else []
     return {"bottleneck": bool(reasons), "reasons": reasons, "load": ld,
             "saturated": saturated,
             "utilisation": round(util, 3),

@@ -29,6 +29,7 @@ import random
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -319,25 +320,16 @@ class RealDriver:
         return self._control(task).execute(q.text, q.params)
 
     def _fetchone(self, task: _Task, q: S.Q) -> tuple | None:
-        cur = self._q(task, q)
-        try:
+        with closing(self._q(task, q)) as cur:
             return cur.fetchone()
-        finally:
-            cur.close()
 
     def _fetchall(self, task: _Task, q: S.Q) -> list:
-        cur = self._q(task, q)
-        try:
+        with closing(self._q(task, q)) as cur:
             return cur.fetchall()
-        finally:
-            cur.close()
 
     def _rowcount(self, task: _Task, q: S.Q) -> int:
-        cur = self._q(task, q)
-        try:
+        with closing(self._q(task, q)) as cur:
             return cur.rowcount or 0
-        finally:
-            cur.close()
 
     def _db_times(self, task: _Task, run_id: str, cols: list[str]) -> tuple[dict, float | None]:
         """Run-clock times the database gave `cols` (and UPDATED_AT as db_time)."""

@@ -60,11 +60,12 @@ def _live_trace(statements: list[tuple[float, str, float]]) -> list[dict]:
 
 
 def test_saturated_seconds_weigh_server_time_not_statement_counts():
-    from phaselab.smoke import saturated_seconds
+    from phaselab.smoke import saturated_seconds, service_times, statement_latencies
     # 40 cheap 10 ms reads in second 1 (0.4 s of work) and 8 MERGEs of 200 ms in second 3
     # (1.6 s of work): only second 3 needed more than a second of server time.
     cheap = [(1.0 + i * 0.02, "read_run_status", 0.010) for i in range(40)]
     heavy = [(3.0 + i * 0.1, "merge_heartbeat", 0.200) for i in range(8)]
-    sat = saturated_seconds(_live_trace(cheap + heavy))
+    recs = _live_trace(cheap + heavy)
+    sat = saturated_seconds(recs, service_times(statement_latencies(recs)))
     assert [s["second"] for s in sat] == [3]
     assert sat[0]["kinds"] == ["merge_heartbeat"] and sat[0]["busy"] > 1.0
