@@ -108,6 +108,12 @@ def read_status(w: WorkerState):
         return None
 
 
+def seen(w: WorkerState, e: ev.Event, loop: str, outcome: str):
+    """The event_seen note: what a loop did with one event row, and the cursor after it."""
+    return note("event_seen", worker=w.worker_id, seq=e.seq, type=e.type, loop=loop,
+                outcome=outcome, cursor=w.cursor)
+
+
 # --- W17: the wait loop -------------------------------------------------------------------
 
 def wait_loop(w: WorkerState):
@@ -134,20 +140,17 @@ def wait_loop(w: WorkerState):
             last_poll = now
             for e in (yield from fetch(w, cfg.event_limit_wait)):
                 if e.seq <= w.cursor:
-                    yield note("event_seen", worker=w.worker_id, seq=e.seq, type=e.type,
-                               loop="wait", outcome="skipped_cursor", cursor=w.cursor)
+                    yield seen(w, e, "wait", "skipped_cursor")
                     continue
                 if e.type == ev.STOP:
                     if w.sw.wait_loop_consumes_events:  # fixed: the wait loop never moves
                         w.cursor = e.seq  # the cursor; a STOP ends the process anyway
                     request_stop(w, "", e.data)
-                    yield note("event_seen", worker=w.worker_id, seq=e.seq, type=e.type,
-                               loop="wait", outcome="applied", cursor=w.cursor)
+                    yield seen(w, e, "wait", "applied")
                     return False
                 if w.sw.wait_loop_consumes_events:
                     w.cursor = e.seq
-                yield note("event_seen", worker=w.worker_id, seq=e.seq, type=e.type,
-                           loop="wait", outcome="ignored", cursor=w.cursor)
+                yield seen(w, e, "wait", "ignored")
         if now - last_hb >= cfg.heartbeat_s:
             last_hb = now
             yield from heartbeat(w, ph.HB_READY)
@@ -159,26 +162,24 @@ def wait_loop(w: WorkerState):
 def handle_event(w: WorkerState, pool: BenchmarkPool, e: ev.Event):
     """One event row of a main-loop batch (§4.3); returns False to leave the batch."""
     if e.seq <= w.cursor:
-        yield note("event_seen", worker=w.worker_id, seq=e.seq, type=e.type, loop="main",
-                   outcome="skipped_cursor", cursor=w.cursor)
+        yield seen(w, e, "main", "skipped_cursor")
         return True
     w.cursor = e.seq
-    seen = dict(worker=w.worker_id, seq=e.seq, type=e.type, loop="main", cursor=w.cursor)
     if not e.concerns(w.worker_id, w.group_id):
-        yield note("event_seen", outcome="skipped_scope", **seen)
+        yield seen(w, e, "main", "skipped_scope")
         return True
     if e.type == ev.STOP:
         request_stop(w, e.data.get("reason", ""), e.data)
-        yield note("event_seen", outcome="applied", **seen)
+        yield seen(w, e, "main", "applied")
         return False
     if e.type == ev.SET_PHASE:
         yield from adopt_phase(w, pool, str(e.data.get("phase") or ""), "event")
-        yield note("event_seen", outcome="applied", **seen)
+        yield seen(w, e, "main", "applied")
     elif e.type == ev.SET_WORKER_TARGET:
         yield from pool.scale_to(w, int(e.data.get("target_connections", 0)), "event")
-        yield note("event_seen", outcome="applied", **seen)
+        yield seen(w, e, "main", "applied")
     else:
-        yield note("event_seen", outcome="ignored", **seen)
+        yield seen(w, e, "main", "ignored")
     return True
 
 
