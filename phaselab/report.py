@@ -10,20 +10,31 @@ from rich.table import Table
 from phaselab.timeline import MARKERS
 
 
-def verdict(violations) -> dict:
-    """Violations grouped by property id, in check order, with a count and the first example."""
+def verdict(judgements) -> dict:
+    """protocol.checks.judge's outcome: violations grouped by property id, in check order, with
+    a count and the first example; the properties the trace could not judge, with why; and how
+    many passed. `ok` means nothing was violated (not judged is not a violation, nor a pass)."""
     groups: "OrderedDict[str, dict]" = OrderedDict()
-    for v in violations:
-        g = groups.setdefault(v.property_id, {"property": v.property_id, "count": 0,
-                                              "first": v.message, "records": list(v.records)})
-        g["count"] += 1
-    return {"ok": not groups, "violated": list(groups.values())}
+    not_judged = []
+    passed = 0
+    for j in judgements:
+        if j.not_judged is not None:
+            not_judged.append({"property": j.property_id, "reason": j.not_judged})
+            continue
+        passed += not j.violations
+        for v in j.violations:
+            g = groups.setdefault(v.property_id, {"property": v.property_id, "count": 0,
+                                                  "first": v.message, "records": list(v.records)})
+            g["count"] += 1
+    return {"ok": not groups, "violated": list(groups.values()), "not_judged": not_judged,
+            "passed": passed}
 
 
 def json_verdict(verdict: dict) -> dict:
-    return {"ok": verdict["ok"],
+    return {"ok": verdict["ok"], "passed": verdict["passed"],
             "violated": [{k: g[k] for k in ("property", "count", "first", "records")}
-                         for g in verdict["violated"]]}
+                         for g in verdict["violated"]],
+            "not_judged": verdict["not_judged"]}
 
 
 def _ms(x):
@@ -77,5 +88,10 @@ def render_run(console: Console, title: str, summary: dict, verdict_: dict,
                       f"{'y' if len(verdict_['violated']) == 1 else 'ies'} violated[/red]")
         for g in verdict_["violated"]:
             console.print(f"  [red]{g['property']}[/red] ×{g['count']}: {escape(g['first'])}")
+    if verdict_["not_judged"]:
+        console.print(f"[yellow]Not judged ({len(verdict_['not_judged'])}): the trace lacks "
+                      f"the data[/yellow]")
+        for nj in verdict_["not_judged"]:
+            console.print(f"  [yellow]{nj['property']}[/yellow]: {escape(nj['reason'])}")
     for line in footer:
         console.print(line, markup=False)

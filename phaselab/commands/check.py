@@ -8,7 +8,7 @@ from rich.console import Console
 from phaselab import report
 from phaselab.files import read_trace_arg
 from phaselab.timeline import summarize
-from protocol.checks import check
+from protocol.checks import judge
 from protocol.trace import Trace
 
 NAME = "check"
@@ -23,7 +23,7 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     rr = read_trace_arg(args.trace)
     trace = Trace(rr.records)
-    verdict = report.verdict(check(trace))
+    verdict = report.verdict(judge(trace))
     notes = []
     if rr.truncated_line is not None:
         notes.append(f"{args.trace}: line {rr.truncated_line} is truncated (a crashed run?); "

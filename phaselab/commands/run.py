@@ -11,7 +11,7 @@ from phaselab import report, scenario as scn
 from phaselab.errors import UsageError
 from phaselab.files import write_atomically
 from phaselab.timeline import summarize
-from protocol.checks import check
+from protocol.checks import judge
 from protocol.trace import Trace, dumps
 from sim.run import simulate
 
@@ -58,7 +58,7 @@ def run(args) -> int:
         write_atomically(args.trace, (dumps(r) for r in res.records))
     trace = Trace(res.records)
     summary = summarize(trace)
-    verdict = report.verdict(check(trace))
+    verdict = report.verdict(judge(trace))
     replay = (shlex.join(["phaselab", "run", "--replay", args.replay]) if args.replay
               else replay_command(sc, args.set))
     if args.json:

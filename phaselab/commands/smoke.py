@@ -13,7 +13,7 @@ from phaselab import report, smoke
 from phaselab.errors import UsageError
 from phaselab.files import write_atomically
 from phaselab.timeline import summarize
-from protocol.checks import check
+from protocol.checks import judge
 from protocol.trace import Trace, dumps
 from protocol.variants import UnknownVariant, variant
 from real_backend.live import BACKENDS, LiveSettings, LiveSetupError, live_run
@@ -111,7 +111,7 @@ def run(args) -> int:
         write_atomically(args.trace, (dumps(r) for r in res.records))
     trace = Trace(res.records)
     summary = summarize(trace)
-    verdict = report.verdict(check(trace))
+    verdict = report.verdict(judge(trace))
     lat = smoke.latency_table(smoke.statement_latencies(res.records))
     bn = smoke.bottleneck(res.records, trace.header)
     slow = smoke.over_bound(res.records, trace.header)

@@ -6,13 +6,14 @@
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from protocol.trace import Trace
 
 from . import control_events, liveness, run_state, tags_epochs  # noqa: F401  (registers)
 from . import dashboard, startup  # noqa: F401  (registers)
-from .base import REGISTRY, Violation, checker
+from .base import REGISTRY, NotJudged, Violation, checker
 
 # invariants.md order; ids beyond 29 need record kinds the drivers do not write yet.
 _ORDER = (
@@ -35,13 +36,39 @@ def property_ids() -> list[str]:
     return list(CHECKERS)
 
 
-def check(trace: Trace, only: Iterable[str] | None = None) -> list[Violation]:
-    """Run the checkers (all, or the ids in `only`) and return their violations in order."""
+@dataclass(frozen=True)
+class Judgement:
+    """One property's outcome on one trace: passed, failed (with violations) or not judged."""
+    property_id: str
+    violations: tuple[Violation, ...] = ()
+    not_judged: str | None = None  # the reason, when the trace lacks the data
+
+    @property
+    def outcome(self) -> str:
+        if self.not_judged is not None:
+            return "not judged"
+        return "failed" if self.violations else "passed"
+
+
+def judge(trace: Trace, only: Iterable[str] | None = None) -> list[Judgement]:
+    """Run the checkers (all, or the ids in `only`) and return one judgement each, in order."""
     ids = list(CHECKERS) if only is None else list(only)
     unknown = [i for i in ids if i not in CHECKERS]
     if unknown:
         raise KeyError(f"unknown property ids: {unknown}")
-    return [v for i in ids for v in CHECKERS[i](trace)]
+    out = []
+    for i in ids:
+        try:
+            out.append(Judgement(i, tuple(CHECKERS[i](trace))))
+        except NotJudged as nj:
+            out.append(Judgement(i, not_judged=nj.reason))
+    return out
 
 
-__all__ = ["CHECKERS", "Violation", "check", "checker", "property_ids"]
+def check(trace: Trace, only: Iterable[str] | None = None) -> list[Violation]:
+    """The violations of `judge` in order (a property not judged contributes none)."""
+    return [v for j in judge(trace, only) for v in j.violations]
+
+
+__all__ = ["CHECKERS", "Judgement", "NotJudged", "Violation", "check", "checker", "judge",
+           "property_ids"]

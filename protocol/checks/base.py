@@ -30,6 +30,18 @@ class Violation:
         return f"[{self.property_id}] {self.message}"
 
 
+class NotJudged(Exception):
+    """Raised by a checker that lacks the data to judge its property in this trace.
+
+    The verdict then lists the property as not judged, with `reason`, instead of counting
+    silence as a pass (a live or recorded trace may lack what a simulated one always has).
+    """
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
 def checker(property_id: str) -> Callable[[CheckFn], CheckFn]:
     """Register `fn` as the checker of `property_id` (one checker per id)."""
     def register(fn: CheckFn) -> CheckFn:

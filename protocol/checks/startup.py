@@ -13,7 +13,7 @@ from typing import Iterator
 
 from protocol.trace import Trace
 
-from .base import TOL, Violation, checker, ft, num, queries
+from .base import TOL, NotJudged, Violation, checker, ft, num, queries
 
 
 @checker("RUN-START-LATENCY")
@@ -22,8 +22,10 @@ def run_start_latency(trace: Trace) -> Iterator[Violation]:
     write; a worker with no query at all is late too unless a STOP came before the bound."""
     bound = num(trace, "start_bound_s")
     running = trace.first_write(status="RUNNING")
-    if bound is None or running is None:
-        return
+    if bound is None:
+        raise NotJudged("the header states no start_bound_s")
+    if running is None:
+        raise NotJudged("the run never became RUNNING")
     deadline = running["t"] + bound
     stop = min((e["t"] for e in trace.of("event_emit") if e.get("type") == "STOP"),
                default=float("inf"))

@@ -1,0 +1,39 @@
+"""The verdict's third outcome: a property the trace cannot support is 'not judged', never
+counted as passed (protocol.checks.judge, phaselab.report.verdict)."""
+from __future__ import annotations
+
+from phaselab import report
+from protocol.checks import check, judge
+from trace_builder import clean_run
+
+
+def _by_id(judgements):
+    return {j.property_id: j for j in judgements}
+
+
+def test_missing_bound_is_not_judged_not_passed():
+    b = clean_run()
+    b.header["params"].pop("start_bound_s", None)
+    tr = b.build()
+    j = _by_id(judge(tr, only=["RUN-START-LATENCY"]))["RUN-START-LATENCY"]
+    assert j.outcome == "not judged" and "start_bound_s" in j.not_judged
+
+
+def test_bound_present_is_judged():
+    b = clean_run()
+    b.header["params"]["start_bound_s"] = 1e9
+    tr = b.build()
+    assert _by_id(judge(tr, only=["RUN-START-LATENCY"]))["RUN-START-LATENCY"].outcome == "passed"
+
+
+def test_verdict_lists_not_judged_apart_from_passed_and_violated():
+    b = clean_run()
+    b.header["params"].pop("start_bound_s", None)
+    tr = b.build()
+    v = report.verdict(judge(tr))
+    assert {"property": "RUN-START-LATENCY", "reason": "the header states no start_bound_s"} \
+        in v["not_judged"]
+    assert v["passed"] + len(v["not_judged"]) + len(v["violated"]) == len(judge(tr))
+    assert report.json_verdict(v)["not_judged"] == v["not_judged"]
+    # check() stays the list of violations: a not-judged property adds none
+    assert [x.property_id for x in check(tr)] == [g["property"] for g in v["violated"]]
