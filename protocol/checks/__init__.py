@@ -12,7 +12,7 @@ from typing import Callable, Iterable
 from protocol.trace import Trace
 
 from . import control_events, liveness, run_state, tags_epochs  # noqa: F401  (registers)
-from . import dashboard, startup  # noqa: F401  (registers)
+from . import dashboard, scaling, startup  # noqa: F401  (registers)
 from .base import REGISTRY, NotJudged, Violation, checker
 
 # invariants.md order; ids beyond 29 need record kinds the drivers do not write yet.
@@ -25,6 +25,8 @@ _ORDER = (
     "LIVE-WORKER-EXIT", "LIVE-RUN-TERMINATES",
     "PH-HOOK-ONCE", "PH-NO-REGRESS", "TAG-WARMUP", "TAG-MEASUREMENT", "TAG-PROPAGATION",
     "EPOCH-ISOLATION", "EPOCH-TAG-AGREE",
+    "SC-TARGET-ARITH", "SC-WORKER-COUNT", "SC-FINDMAX-TERMINATES", "SC-FINDMAX-RESULT",
+    "SC-QPS-ENVELOPE",
     "UI-QPS-HISTORY-GATE", "WS-END-RULE", "WS-NO-STUCK-PROCESSING", "UI-MONOTONE",
     "UI-ROLLUP-CONVERGE",
     "RUN-START-LATENCY",  # not in invariants.md: the start-up time RUN-READY-GATE implies

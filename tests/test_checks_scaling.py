@@ -1,0 +1,191 @@
+"""Group E checkers (protocol/checks/scaling.py): a trace that shows each violation, one that
+does not, and 'not judged' when a controller run lacks its records."""
+from __future__ import annotations
+
+from protocol import scaling as sc
+from protocol.checks import judge
+from trace_builder import assert_violation, clean_run, violations
+
+
+def _outcome(b, pid):
+    return judge(b.build(), only=[pid])[0]
+
+
+def _targets(b, t, batch: sc.TargetBatch, reason="step_start", **override):
+    b.add(t, "targets", actor="orchestrator", **{**batch.record(reason), **override})
+    return b
+
+
+# --- SC-TARGET-ARITH ------------------------------------------------------------------------
+
+def test_target_arith_clean_for_pack_and_even():
+    b = clean_run(load_mode="FIND_MAX")
+    _targets(b, 16.0, sc.build_worker_targets(250, 2, 200, 1))
+    _targets(b, 20.0, sc.build_worker_targets(7, 2, 200, 1, distribution="even"))
+    assert violations(b, "SC-TARGET-ARITH") == []
+    assert _outcome(b, "SC-TARGET-ARITH").outcome == "passed"
+
+
+def test_target_arith_catches_the_reference_floor_above_the_cap():
+    b = clean_run(load_mode="FIND_MAX")
+    _targets(b, 16.0, sc.build_worker_targets(1, 2, cap=3, min_connections=5))  # reference
+    assert_violation(violations(b, "SC-TARGET-ARITH"), "SC-TARGET-ARITH", "should total 6",
+                     "sum to 6", "says 10")
+
+
+def test_target_arith_catches_a_split_that_is_not_the_declared_one():
+    b = clean_run(load_mode="QPS")
+    _targets(b, 16.0, sc.build_worker_targets(250, 2, 200, 1), targets=[125, 125])
+    assert_violation(violations(b, "SC-TARGET-ARITH"), "SC-TARGET-ARITH", "pack split",
+                     "[200, 50]")
+
+
+def test_target_arith_catches_a_target_over_the_cap():
+    b = clean_run(load_mode="QPS")
+    _targets(b, 16.0, sc.build_worker_targets(250, 2, 200, 1), targets=[250, 0])
+    assert_violation(violations(b, "SC-TARGET-ARITH"), "SC-TARGET-ARITH", "outside [0, 200]")
+
+
+def test_target_arith_not_judged_for_a_controller_run_without_records_passed_without_one():
+    assert _outcome(clean_run(load_mode="QPS"), "SC-TARGET-ARITH").outcome == "not judged"
+    assert _outcome(clean_run(), "SC-TARGET-ARITH").outcome == "passed"
+
+
+# --- SC-WORKER-COUNT ------------------------------------------------------------------------
+
+def test_worker_count_clean_run():
+    assert violations(clean_run(), "SC-WORKER-COUNT") == []
+
+
+def test_worker_count_catches_a_mid_run_spawn_in_a_fixed_run():
+    b = clean_run()
+    b.proc(20.0, "worker-2", "spawn")
+    assert_violation(violations(b, "SC-WORKER-COUNT"), "SC-WORKER-COUNT", "worker-2",
+                     "after the RUNNING write")
+
+
+def test_worker_count_allows_the_find_max_spawn_but_not_above_max_workers():
+    b = clean_run(load_mode="FIND_MAX", scaling_mode="AUTO", max_workers=3)
+    b.proc(20.0, "worker-2", "spawn")
+    assert violations(b, "SC-WORKER-COUNT") == []
+    b.proc(25.0, "worker-3", "spawn")
+    assert_violation(violations(b, "SC-WORKER-COUNT"), "SC-WORKER-COUNT", "4 worker processes",
+                     "max_workers is 3")
+
+
+def test_worker_count_catches_duplicate_and_gapped_ids():
+    b = clean_run()
+    b.proc(1.5, "worker-0", "spawn")
+    assert_violation(violations(b, "SC-WORKER-COUNT"), "SC-WORKER-COUNT", "spawned twice")
+    b = clean_run(load_mode="FIND_MAX", scaling_mode="AUTO")
+    b.proc(20.0, "worker-3", "spawn")
+    assert_violation(violations(b, "SC-WORKER-COUNT"), "SC-WORKER-COUNT", "[0, 1, 3]")
+
+
+# --- FIND_MAX -------------------------------------------------------------------------------
+
+def _step(b, t, step, target, outcome, qps, kind, to, backoff=False, best=None):
+    b.add(t, "ctrl_eval", actor="orchestrator", controller="FIND_MAX", step=step,
+          target=target, outcome=outcome, qps=qps, backoff=backoff,
+          decision={"kind": kind, "target": to}, best=best)
+
+
+def _findmax_run(bad_best=None, second_backoff=False, stuck=False):
+    b = clean_run(load_mode="FIND_MAX")
+    _step(b, 46.0, 1, 5, "STABLE", 50.0, "advance", 15)
+    _step(b, 76.0, 2, 15, "STABLE", 150.0, "advance", 25)
+    if stuck:
+        _step(b, 106.0, 3, 15, "STABLE", 150.0, "advance", 25)
+        return b
+    _step(b, 106.0, 3, 25, "DEGRADED", 140.0, "backoff", 15)
+    if second_backoff:
+        _step(b, 136.0, 4, 15, "DEGRADED", 130.0, "backoff", 5, backoff=True)
+        return b
+    _step(b, 136.0, 4, 15, "DEGRADED", 130.0, "finish", 15, backoff=True,
+          best=bad_best or {"concurrency": 15, "qps": 150.0})
+    return b
+
+
+def test_findmax_clean_search():
+    b = _findmax_run()
+    assert violations(b, "SC-FINDMAX-RESULT") == []
+    assert violations(b, "SC-FINDMAX-TERMINATES") == []
+
+
+def test_findmax_wrong_best_is_caught():
+    b = _findmax_run(bad_best={"concurrency": 25, "qps": 150.0})
+    assert_violation(violations(b, "SC-FINDMAX-RESULT"), "SC-FINDMAX-RESULT",
+                     "best concurrency 25", "is 15")
+
+
+def test_findmax_second_backoff_is_caught():
+    assert_violation(violations(_findmax_run(second_backoff=True), "SC-FINDMAX-RESULT"),
+                     "SC-FINDMAX-RESULT", "2 backoff decisions")
+
+
+def test_findmax_target_that_does_not_grow_is_caught():
+    assert_violation(violations(_findmax_run(stuck=True), "SC-FINDMAX-TERMINATES"),
+                     "SC-FINDMAX-TERMINATES", "did not grow")
+
+
+def test_findmax_step_limit_is_caught():
+    b = _findmax_run()
+    b.header["params"]["findmax_step_limit"] = 3
+    assert_violation(violations(b, "SC-FINDMAX-TERMINATES"), "SC-FINDMAX-TERMINATES",
+                     "bound of 3 steps")
+
+
+def test_findmax_not_judged_without_evaluations():
+    assert _outcome(clean_run(load_mode="FIND_MAX"), "SC-FINDMAX-RESULT").outcome == \
+        "not judged"
+    assert _outcome(clean_run(), "SC-FINDMAX-RESULT").outcome == "passed"
+
+
+# --- QPS ------------------------------------------------------------------------------------
+
+def _qps(b, t, qps, threads, desired, target=100.0, **extra):
+    b.add(t, "ctrl_eval", actor="orchestrator", controller="QPS", qps=qps, threads=threads,
+          target_qps=target, lo=2, hi=100, decision={"target": desired}, **extra)
+
+
+def test_qps_clean_decisions():
+    b = clean_run(load_mode="QPS")
+    _qps(b, 20.0, 20.0, 4, 8)
+    _qps(b, 30.0, 99.0, 8, None)
+    _qps(b, 40.0, 200.0, 20, None)
+    _qps(b, 50.0, 200.0, 20, 18)
+    assert violations(b, "SC-QPS-ENVELOPE") == []
+
+
+def test_qps_decisions_too_close_and_too_big_are_caught():
+    b = clean_run(load_mode="QPS")
+    _qps(b, 20.0, 20.0, 4, 8)
+    _qps(b, 25.0, 20.0, 8, 30)
+    vs = violations(b, "SC-QPS-ENVELOPE")
+    assert_violation(vs, "SC-QPS-ENVELOPE", "less than 10.0 s apart")
+    assert_violation(vs, "SC-QPS-ENVELOPE", "from 8 to 30")
+
+
+def test_qps_change_inside_the_band_and_hasty_decrease_are_caught():
+    b = clean_run(load_mode="QPS")
+    _qps(b, 20.0, 98.0, 10, 11)
+    _qps(b, 40.0, 200.0, 20, 18)  # one over-target evaluation only
+    vs = violations(b, "SC-QPS-ENVELOPE")
+    assert_violation(vs, "SC-QPS-ENVELOPE", "inside the band")
+    assert_violation(vs, "SC-QPS-ENVELOPE", "1 over-target evaluation")
+
+
+def test_qps_reset_on_an_empty_cache_is_caught_and_a_real_zero_is_not():
+    b = clean_run(load_mode="QPS")
+    _qps(b, 20.0, 20.0, 4, 8)
+    _qps(b, 30.0, 80.0, 0, 4, true_threads=8)  # the live cache expired: the reference resets
+    assert_violation(violations(b, "SC-QPS-ENVELOPE"), "SC-QPS-ENVELOPE",
+                     "read 0 threads while workers ran 8")
+    b = clean_run(load_mode="QPS")
+    _qps(b, 20.0, 20.0, 4, 8)
+    _qps(b, 30.0, 0.0, 0, 4, true_threads=0)
+    assert violations(b, "SC-QPS-ENVELOPE") == []
+    b = clean_run(load_mode="QPS")
+    _qps(b, 20.0, 20.0, 4, 8)
+    _qps(b, 30.0, 0.0, 0, 4)
+    assert _outcome(b, "SC-QPS-ENVELOPE").outcome == "not judged"
