@@ -21,6 +21,7 @@ COMMANDS = [
     "phaselab.commands.smoke",
     "phaselab.commands.calibrate",
     "phaselab.commands.explore",
+    "phaselab.commands.upstream",
 ]
 
 

@@ -43,7 +43,8 @@ def _accepts(port: int) -> bool:
 class ServerProcess:
     """A running launcher process; `stop()` is idempotent and safe from atexit."""
 
-    def __init__(self, start_timeout_s: float = START_TIMEOUT_S):
+    def __init__(self, start_timeout_s: float = START_TIMEOUT_S, shim: str | None = None):
+        self.shim = shim  # a module patching the server (`--shim`), e.g. upstream.server_shim
         self.dir = tempfile.mkdtemp(prefix="phaselab-fakesnow-")
         self.db_path = os.path.join(self.dir, "db")
         os.mkdir(self.db_path)
@@ -69,7 +70,7 @@ class ServerProcess:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "real_backend.embedded_server_main", "--port",
                  str(self.port), "--db-path", self.db_path, "--parent-pid", str(os.getpid()),
-                 "--cleanup-dir", self.dir],
+                 "--cleanup-dir", self.dir, *(["--shim", self.shim] if self.shim else [])],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                 start_new_session=True)  # a terminal ^C reaches us, and we stop it in order
         deadline = time.monotonic() + timeout_s

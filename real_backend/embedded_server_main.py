@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parent-pid", type=int, default=None)
     ap.add_argument("--cleanup-dir", default=None, help="removed if the parent dies")
     ap.add_argument("--log-level", default="warning")
+    ap.add_argument("--shim", default=None,
+                    help="a module whose install(folder) patches the server (upstream runs)")
     args = ap.parse_args(argv)
 
     import importlib
@@ -54,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     # login_request reads the module global at call time, so this swap redirects every
     # session to databases stored as files under db_path.
     server.shared_fs = FakeSnow(db_path=args.db_path)
+    if args.shim:  # server-side rewrites for a recorded target (upstream/server_shim.py)
+        importlib.import_module(args.shim).install(os.path.dirname(args.db_path))
     threading.Thread(target=_clear_cache_forever, args=(server.shared_fs, args.cache_clear_s),
                      daemon=True, name="cache-clear").start()
     if args.parent_pid:
