@@ -247,11 +247,34 @@ class _WrapOnImport(importlib.abc.MetaPathFinder):
         return spec
 
 
+def _argv(argv):
+    """A command line fit for a log: a value after a secret-sounding flag, or in a
+    `name=value` whose name sounds secret, is redacted; long inline code is clipped."""
+    if not argv:
+        return argv
+    out, hide = [], False
+    for a in argv:
+        a = str(a)
+        low = a.lower()
+        if hide:
+            out.append("<redacted>")
+            hide = False
+            continue
+        if any(w in low for w in _SECRET_WORDS):
+            name, eq, _v = a.partition("=")
+            if eq:
+                out.append(f"{name}=<redacted>")
+                continue
+            hide = a.startswith("-")
+        out.append(_clip(a, 200))
+    return out
+
+
 def _start() -> None:
     log = _Log(_DIR)
     log.write({"k": "process", **_now(), "pid": os.getpid(), "ppid": os.getppid(),
-               "argv": sys.argv if hasattr(sys, "argv") else None, "orig_argv":
-               getattr(sys, "orig_argv", None), "cwd": os.getcwd()})
+               "argv": _argv(getattr(sys, "argv", None)),
+               "orig_argv": _argv(getattr(sys, "orig_argv", None)), "cwd": os.getcwd()})
     redirect = _CONF.get("redirect") or {}
     if _CONF.get("loggers"):
         _hook_logging(log, list(_CONF["loggers"]),
