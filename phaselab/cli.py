@@ -22,6 +22,7 @@ COMMANDS = [
     "phaselab.commands.calibrate",
     "phaselab.commands.explore",
     "phaselab.commands.upstream",
+    "phaselab.commands.conform",
 ]
 
 

@@ -302,7 +302,9 @@ def convert(logs: list[ProcessLog], smap: StatementMap, facts: RunFacts,
     stats = {**{k: dict(v) if isinstance(v, Counter) else v for k, v in cv.stats.items()
                 if k != "latency"},
              "latency_s": {k: sorted(v) for k, v in cv.stats["latency"].items()}}
-    return Conversion([header] + records, t0, stats, _coverage(smap, cv.stats))
+    coverage = _coverage(smap, cv.stats)
+    header["upstream"]["coverage"] = coverage  # so a saved trace is judged as honestly later
+    return Conversion([header] + records, t0, stats, coverage)
 
 
 def _fill_event_seen(records: list[dict]) -> None:

@@ -111,6 +111,19 @@ def _say(console: Console, quiet: bool):
 
 def run(args) -> int:
     path, smap, commit = resolve(args)
+    result, _conv, verdict, interrupted = execute(args, path, smap, commit)
+    if args.json:
+        print(json.dumps(result, default=str))
+    else:
+        _render(Console(), result, verdict)
+    if interrupted:
+        return 130
+    return 0 if result["completed"] and verdict is not None and verdict["ok"] else 1
+
+
+def execute(args, path: Path, smap, commit: str | None):
+    """One recorded run, converted and judged: (result, conversion, verdict, interrupted).
+    Everything it started is gone when it returns, whatever happened."""
     err = Console(stderr=True)
     say = _say(err, False)
     try:
@@ -121,7 +134,6 @@ def run(args) -> int:
     record_dir = Path(tempfile.mkdtemp(prefix="phaselab-upstream-"))
     server = None
     shim_notes: list[dict] = []
-    interrupted = False
     try:
         say("server", {})
         server = ServerProcess(shim="upstream.server_shim")
@@ -141,7 +153,6 @@ def run(args) -> int:
         outcome = launch.run_target(path, vdir, record_dir, {"driver": smap.tool["driver"],
                                     "setup": smap.tool.get("setup", [])}, recording_conf,
                                     settings, params, args.timeout, progress=say)
-        interrupted = outcome.interrupted
         shim_notes = _read_jsonl(Path(server.dir) / "shim.jsonl")
         if args.keep:
             shutil.copy(server.log_path, record_dir / "server.log")
@@ -149,7 +160,6 @@ def run(args) -> int:
                 "".join(json.dumps(n) + "\n" for n in shim_notes))
             launch.keep_outputs(record_dir, Path(args.keep).expanduser().resolve())
     except KeyboardInterrupt:
-        interrupted = True
         outcome = None
     finally:
         say("cleanup", {})
@@ -157,9 +167,10 @@ def run(args) -> int:
             server.stop()
     try:
         if outcome is None:
-            return 130
-        return _judge_and_report(args, smap, commit, outcome, record_dir, shim_notes,
-                                 time.monotonic() - t_start)
+            return ({"completed": False, "problems": ["interrupted before the run started"]},
+                    None, None, True)
+        return _judge(args, smap, commit, outcome, record_dir, shim_notes,
+                      time.monotonic() - t_start)
     finally:
         shutil.rmtree(record_dir, ignore_errors=True)
 
@@ -197,7 +208,7 @@ def shim_summary(notes: list[dict]) -> list[dict]:
     return sorted(groups.values(), key=lambda g: (g["kind"], -g["count"]))
 
 
-def _judge_and_report(args, smap, commit, outcome, record_dir, shim_notes, wall_s) -> int:
+def _judge(args, smap, commit, outcome, record_dir, shim_notes, wall_s):
     fin = outcome.message("finished")
     created = outcome.message("created")
     run_id = fin.get("run_id") or created.get("run_id")
@@ -214,7 +225,7 @@ def _judge_and_report(args, smap, commit, outcome, record_dir, shim_notes, wall_
               "status": fin.get("status"), "phase": fin.get("phase"),
               "shims": shim_summary(shim_notes), "wall_s": round(wall_s, 1),
               "trace": args.trace, "kept": args.keep}
-    verdict = None
+    verdict = conv = None
     if run_id:
         facts = RunFacts(run_id, args.workers, args.connections, args.warmup, args.measure,
                          fin.get("worker_exit_codes") or [], fin.get("status"),
@@ -246,13 +257,7 @@ def _judge_and_report(args, smap, commit, outcome, record_dir, shim_notes, wall_
         problems.append(f"the run did not complete cleanly: STATUS {fin.get('status')}, "
                         f"worker exit codes {fin.get('worker_exit_codes')}")
     result["completed"], result["problems"] = completed, problems
-    if args.json:
-        print(json.dumps(result, default=str))
-    else:
-        _render(Console(), result, verdict)
-    if outcome.interrupted:
-        return 130
-    return 0 if completed and verdict is not None and verdict["ok"] else 1
+    return result, conv, verdict, outcome.interrupted
 
 
 def _statement_summary(conv) -> dict:
