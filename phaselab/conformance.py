@@ -63,11 +63,12 @@ def measures(trace: Trace) -> dict[str, float | None]:
     return m
 
 
-def simulation_scenario(upstream_trace: list[dict], config: dict, variant: str = "reference"
-                        ) -> dict:
+def simulation_scenario(upstream_trace: list[dict], config: dict, variant: str = "reference",
+                        server: bool = False) -> dict:
     """A scenario for the simulation: the upstream run's size and cadences, and latencies
-    fitted to the recorded statements with the embedded server as a queue (calibrate)."""
-    raw, _notes = calibrate.calibrate(upstream_trace, server=True)
+    fitted to the recorded statements (calibrate; with `server`, the embedded server as a
+    queue instead)."""
+    raw, _notes = calibrate.calibrate(upstream_trace, server=server)
     p = Trace(upstream_trace).params
     run = {k: v for k, v in config.items() if k in scn.RUN_KEYS}
     run.update(workers=p["workers"], connections_per_worker=p["connections_per_worker"],

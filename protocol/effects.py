@@ -143,6 +143,9 @@ class RunRow:
     warmup_elapsed: float | None  # seconds since WARMUP_START_TIME
     measurement_elapsed: float | None  # seconds since MEASUREMENT_START_TIME (fixed variant)
     worker_targets: Mapping[str, int]
+    # The database clock at the read, when the driver knows it: whole-second elapsed values
+    # are then counted as TIMESTAMPDIFF(SECOND) counts them, second boundaries crossed.
+    db_now: float | None = None
 
 
 @dataclass(frozen=True)

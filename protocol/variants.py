@@ -38,7 +38,8 @@ class Switches:
     # §4.3: a phase event or reconcile read is copied as is (reference: SET_PHASE(WARMUP) read
     # after MEASUREMENT moves the worker back) or adopted only when it moves forward (fixed).
     phase_adoption: str = "copy"
-    # §3.2: elapsed values are whole seconds from SQL DATEDIFF (reference) or exact (fixed).
+    # §3.2: elapsed values are whole seconds from SQL TIMESTAMPDIFF, i.e. second boundaries
+    # crossed (reference; up to 1 s more than the exact time), or exact (fixed).
     elapsed_whole_seconds: bool = True
     # §3.5: stop_run sets the in-memory stopping flag before it writes CANCELLING, so the poll
     # loop can finish first and mark the run COMPLETED (reference); fixed writes first.

@@ -75,7 +75,7 @@ class Tables:
             return None if r[col] is None else now - r[col]
         return fx.RunRow(r["STATUS"], r["PHASE"], since("START_TIME"),
                          since("WARMUP_START_TIME"), since("MEASUREMENT_START_TIME"),
-                         dict(r["WORKER_TARGETS"])), []
+                         dict(r["WORKER_TARGETS"]), db_now=now), []
 
     def write_run_status(self, now: float, eff: fx.WriteRunStatus, actor: str, op_id: int):
         r = self.run

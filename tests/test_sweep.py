@@ -118,11 +118,15 @@ def test_alternatives_stay_clean_on_fixed(sets):
 def test_bulk_queries_find_what_per_query_finds():
     """The reference variant's tag/epoch disagreement is found from query_batch records, and
     a batch retagged WARMUP after the hook is caught."""
+    # The warmup and duration lengths depend on where the poll iterations fall against the
+    # database's second boundaries (TIMESTAMPDIFF in reference), which a different schedule
+    # moves; they are not about queries, so they are left out of the comparison.
+    timing = {"RUN-WARMUP-LENGTH", "RUN-MEASUREMENT-LENGTH"}
     for seed in (1, 2):
         per = {v.property_id for v in check(Trace(run_scenario(baseline(), seed, "reference").records))}
         bulk = {v.property_id for v in check(Trace(run_scenario(
             baseline(), seed, "reference", ["bulk_queries=true"]).records))}
-        assert per == bulk and "EPOCH-TAG-AGREE" in bulk
+        assert per - timing == bulk - timing and "EPOCH-TAG-AGREE" in bulk
     recs = run_scenario(baseline(), 3, "fixed", ["bulk_queries=true"]).records
     hook = next(r for r in recs if r["kind"] == "hook")
     late = next(r for r in recs if r["kind"] == "query_batch" and r["worker"] == hook["worker"]

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -101,12 +100,14 @@ def test_recorder_and_shim_against_the_embedded_server(tmp_path):
 @pytest.mark.skipif(not os.environ.get("PHASELAB_UPSTREAM"),
                     reason="PHASELAB_UPSTREAM is not set (a checkout of the upstream tool)")
 def test_upstream_run_completes_gives_a_verdict_and_leaves_nothing(tmp_path):
-    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "phaselab-*")))
+    private_tmp = tmp_path / "tmp"  # our own TMPDIR: other runs on the machine use /tmp too
+    private_tmp.mkdir()
     trace = tmp_path / "up.jsonl"
     out = subprocess.run([sys.executable, "-m", "phaselab.cli", "upstream",
                           os.environ["PHASELAB_UPSTREAM"], "--workers", "2", "--warmup", "3",
                           "--measure", "6", "--trace", str(trace), "--json"],
-                         capture_output=True, text=True, timeout=1200)
+                         capture_output=True, text=True, timeout=1200,
+                         env={**os.environ, "TMPDIR": str(private_tmp)})
     assert out.returncode in (0, 1), out.stderr[-3000:]
     r = json.loads(out.stdout)
     assert r["completed"], r["problems"]
@@ -117,7 +118,7 @@ def test_upstream_run_completes_gives_a_verdict_and_leaves_nothing(tmp_path):
     assert outcomes["RUN-STATUS-EDGES"] == "passed"
     assert r["statements"]["benchmark_queries"] > 0 and trace.stat().st_size > 0
     assert out.returncode == (0 if r["verdict"]["ok"] else 1)
-    after = set(glob.glob(os.path.join(tempfile.gettempdir(), "phaselab-*")))
-    assert after <= before, f"left behind: {after - before}"
+    left = list(private_tmp.iterdir())
+    assert not left, f"left behind: {left}"  # server folder, recording, the target's files
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert r["run_id"] not in ps  # no worker of this run is still alive

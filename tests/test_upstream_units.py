@@ -309,3 +309,20 @@ def test_bad_arguments_exit_2_naming_the_argument(tmp_path, capsys, argv, words)
     assert "Traceback" not in err
     for w in words:
         assert w in err
+
+
+def test_check_judges_a_saved_upstream_trace_by_its_coverage(tmp_path, capsys):
+    from protocol.trace import dumps
+    b = clean_run().drop(is_("event_seen", worker="worker-1", seq=2))
+    tr = b.build()
+    cov = {**FULL, "event_seen": {"level": "partial", "why": "only some are logged"}}
+    path = tmp_path / "up.jsonl"
+    hdr = {**tr.header, "world": "upstream", "upstream": {"coverage": cov}}
+    path.write_text("".join(dumps(r) + "\n" for r in [hdr] + tr.records[1:]))
+    assert main(["check", str(path), "--json"]) == 0  # the false alarm is not judged
+    out = json.loads(capsys.readouterr().out)
+    nj = {n["property"] for n in out["verdict"]["not_judged"]}
+    assert "EV-NO-SWALLOW" in nj
+    plain = tmp_path / "plain.jsonl"
+    plain.write_text("".join(dumps(r) + "\n" for r in tr.records))
+    assert main(["check", str(plain)]) == 1  # without coverage it is judged (and fails)

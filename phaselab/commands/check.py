@@ -23,7 +23,12 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     rr = read_trace_arg(args.trace)
     trace = Trace(rr.records)
-    verdict = report.verdict(judge(trace))
+    coverage = (trace.header.get("upstream") or {}).get("coverage")
+    if coverage is not None:  # a recorded upstream run: judged only on what it shows
+        from upstream.judging import judge_recorded
+        verdict = report.verdict(judge_recorded(trace, coverage))
+    else:
+        verdict = report.verdict(judge(trace))
     notes = []
     if rr.truncated_line is not None:
         notes.append(f"{args.trace}: line {rr.truncated_line} is truncated (a crashed run?); "

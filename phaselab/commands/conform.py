@@ -39,6 +39,9 @@ def add_arguments(p) -> None:
     p.add_argument("--measure", type=int, default=8, metavar="S")
     p.add_argument("--map", metavar="FILE")
     p.add_argument("--timeout", type=float, default=600.0, metavar="S")
+    p.add_argument("--server-queue", action="store_true",
+                   help="model the embedded server as a queue (calibrate --server on) instead "
+                        "of each statement kind's measured latency")
     p.add_argument("--markdown", metavar="FILE", help="also write the tables as Markdown")
     p.add_argument("--json", action="store_true")
 
@@ -89,7 +92,7 @@ def run(args) -> int:
             smap = statement_map.load(mp)
         except statement_map.MapError as exc:
             raise UsageError(f"--map: {exc}") from None
-    raw = cf.simulation_scenario(traces[0], smap.config, args.variant)
+    raw = cf.simulation_scenario(traces[0], smap.config, args.variant, args.server_queue)
     sc = scn.from_dict(raw, "<conform>")
     sims = []
     for seed in range(1, args.seeds + 1):

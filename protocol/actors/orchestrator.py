@@ -84,10 +84,19 @@ def start_run(st: OrchestratorState):
     return True
 
 
-def elapsed(st: OrchestratorState, value):
+def elapsed(st: OrchestratorState, value, db_now: float | None = None):
+    """An elapsed value as the variant reads it. Whole seconds are what the reference's
+    TIMESTAMPDIFF(SECOND, start, CURRENT_TIMESTAMP()) returns: second boundaries crossed,
+    floor(now) - floor(start), which can exceed the exact difference by up to 1 s (the
+    upstream, recorded against the embedded server, showed it; docs/conformance.md). Without
+    the database clock the exact difference is floored."""
     if value is None:
         return None
-    return math.floor(value) if st.sw.elapsed_whole_seconds else value
+    if not st.sw.elapsed_whole_seconds:
+        return value
+    if db_now is None:
+        return math.floor(value)
+    return math.floor(db_now) - math.floor(db_now - value)
 
 
 def fail_run(st: OrchestratorState, reason: str, detail: str):
@@ -130,7 +139,7 @@ def poll_iteration(st: OrchestratorState, row):
         yield from fail_run(st, ev.WORKER_FAILURE, f"{len(dead)} dead worker(s): {dead}")
         return ph.FAILED
     # 9. T4: warmup over
-    w_el = elapsed(st, row.warmup_elapsed)
+    w_el = elapsed(st, row.warmup_elapsed, row.db_now)
     if status == ph.RUNNING and phase == ph.WARMUP and w_el is not None and w_el >= cfg.warmup_s:
         if (yield from write(st, {"PHASE": ph.MEASUREMENT, "WARMUP_END_TIME": NOW,
                                   "MEASUREMENT_START_TIME": NOW},
@@ -139,9 +148,9 @@ def poll_iteration(st: OrchestratorState, row):
             yield from emit_event(st, ev.SET_PHASE, ev.set_phase(ph.MEASUREMENT))
     # 10. T5: the duration rule
     if sw.duration_base == "measurement_start":
-        base, budget = elapsed(st, row.measurement_elapsed), cfg.duration_s
+        base, budget = elapsed(st, row.measurement_elapsed, row.db_now), cfg.duration_s
     else:
-        base, budget = elapsed(st, row.elapsed), cfg.warmup_s + cfg.duration_s
+        base, budget = elapsed(st, row.elapsed, row.db_now), cfg.warmup_s + cfg.duration_s
         if cfg.warmup_s > 0 and w_el is not None:
             base = w_el
     if status == ph.RUNNING and cfg.duration_s > 0 and base is not None and base >= budget:
