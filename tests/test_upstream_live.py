@@ -84,6 +84,7 @@ def test_recorder_and_shim_against_the_embedded_server(tmp_path):
     assert [s["error"] is None for s in stmts] == [True, True, True, True, False]
     assert stmts[1]["params"] == [1, "a"] and stmts[1]["rowcount"] == 1
     rows = [r for r in recs if r["k"] == "rows"]
+    assert len(rows) == 1  # fetchall's inner fetchone calls are not logged again
     assert rows[0]["rows"] == [[1, "a"]] and rows[0]["stmt"] == stmts[2]["id"]
     logs = [r["msg"] for r in recs if r["k"] == "log"]
     assert logs == ["Phase set to MEASUREMENT"]

@@ -131,12 +131,20 @@ def _hook_connector(log: _Log, redirect: dict) -> None:
             return out
         setattr(sfcur.SnowflakeCursor, name, execute)
 
+    inside = threading.local()  # fetchall calls fetchone: log the outermost call only
+
     def wrap_fetch(name):
         original = getattr(sfcur.SnowflakeCursor, name)
 
         @functools.wraps(original)
         def fetch(self, *args, **kwargs):
-            out = original(self, *args, **kwargs)
+            if getattr(inside, "fetch", False):
+                return original(self, *args, **kwargs)
+            inside.fetch = True
+            try:
+                out = original(self, *args, **kwargs)
+            finally:
+                inside.fetch = False
             sid = getattr(self, "_phaselab_stmt", None)
             if sid is not None:
                 rows = [out] if name == "fetchone" else list(out or [])
