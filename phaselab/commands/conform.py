@@ -105,6 +105,7 @@ def run(args) -> int:
                 for t in up_traces]
     props = cf.compare_properties(verdicts, cf.property_rates(sims), args.seeds)
     out = {"variant": args.variant, "seeds": args.seeds, "upstream_runs": len(traces),
+           "server_queue": args.server_queue,
            "scenario": raw, "measures": rows, "properties": props,
            "differences": [r["measure"] for r in rows if r["differs"]]
            + [p["property"] for p in props if p["differs"]]}
@@ -135,9 +136,9 @@ def _fmt(v) -> str:
 
 def markdown(out: dict) -> str:
     lines = [f"Upstream runs: {out['upstream_runs']}; `{out['variant']}` simulated with "
-             f"{out['seeds']} seeds (latencies fitted to the recorded statements, the "
-             "embedded server as a queue). **differs**: an upstream value outside the "
-             "simulation's range.", "",
+             f"{out['seeds']} seeds (latencies fitted to the first upstream run's statements"
+             + (", the embedded server as a queue" if out.get("server_queue") else "")
+             + "). **differs**: an upstream value outside the simulation's range.", "",
              "| measure | simulation median | simulation range | upstream | |",
              "|---|---|---|---|---|"]
     for r in out["measures"]:
