@@ -4,6 +4,9 @@ argument checks. Nothing here needs a checkout or the network."""
 from __future__ import annotations
 
 import json
+import os
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -326,3 +329,42 @@ def test_check_judges_a_saved_upstream_trace_by_its_coverage(tmp_path, capsys):
     plain = tmp_path / "plain.jsonl"
     plain.write_text("".join(dumps(r) + "\n" for r in tr.records))
     assert main(["check", str(plain)]) == 1  # without coverage it is judged (and fails)
+
+
+# --- every way out of a step cleans up ---------------------------------------------------
+
+STEP = r"""
+import json, signal, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+open(sys.argv[1], "w").write(str(child.pid))
+def term(*_):
+    open(sys.argv[2], "w").write("asked to stop")
+    time.sleep(120)  # ignores the request: only the kill ends it
+signal.signal(signal.SIGTERM, term)
+print(json.dumps({"step": "started"}), flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_step_that_overruns_is_asked_to_stop_then_killed_with_its_children(tmp_path,
+                                                                             monkeypatch):
+    from upstream import launch
+    monkeypatch.setattr(launch, "STOP_GRACE_S", 1.0)
+    script = tmp_path / "step.py"
+    script.write_text(STEP)
+    pidfile, asked = tmp_path / "child.pid", tmp_path / "asked"
+    seen = []
+    res = launch.run_step("run", [sys.executable, str(script), str(pidfile), str(asked)],
+                          tmp_path, dict(os.environ), tmp_path, timeout_s=3.0,
+                          on_message=seen.append)
+    assert res.timed_out and seen == [{"step": "started"}]
+    assert asked.read_text() == "asked to stop"
+    child = int(pidfile.read_text())
+    for _ in range(50):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"the step's child {child} is still alive")

@@ -83,22 +83,23 @@ def target_env(checkout: Path, venv: Path, record_dir: Path, recording: dict, se
 
 
 def _stop_group(proc: subprocess.Popen, grace_s: float) -> None:
-    if proc.poll() is None:
-        try:
+    """Ask the step to stop (SIGTERM: the driver calls the target's own stop), then kill its
+    whole process group, whatever happens meanwhile (a second Ctrl-C included)."""
+    try:
+        if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=grace_s)
+    except (subprocess.TimeoutExpired, ProcessLookupError):
+        pass
+    finally:
+        try:  # the step's own process group: its workers too
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
-        except ProcessLookupError:
-            pass
-    try:  # the step's own process group: its workers too, whatever happened above
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 def _group_alive(pgid: int) -> bool:
