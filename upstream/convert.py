@@ -348,6 +348,8 @@ def _header(cv, facts, records, workers, actors, t0, scenario) -> dict:
     params = bounds(cfg, L, Q, round(max(hooks, default=0.0), 3),
                     round(max(spawn, default=0.0), 3))
     params["test_id_prefix"] = facts.run_id
+    # the driver's template: FIXED scaling, CONCURRENCY load (upstream/drivers/flakebench.py)
+    params.update(load_mode="CONCURRENCY", scaling_mode="FIXED", max_workers=facts.workers)
     params["health_refresh_s"] = cfg.health_refresh_s
     params["clock_eps_s"] = 0.01
     params["bounds_from"] = ("L, Q, hook and spawn times are the largest measured in this run "

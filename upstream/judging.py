@@ -49,6 +49,11 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "UI-MONOTONE": ("dashboard",),
     "UI-ROLLUP-CONVERGE": ("proc", "status_write"),
     "RUN-START-LATENCY": ("status_write", "event_emit", "query"),
+    "SC-TARGET-ARITH": ("targets",),
+    "SC-WORKER-COUNT": ("proc",),
+    "SC-FINDMAX-TERMINATES": ("ctrl_eval",),
+    "SC-FINDMAX-RESULT": ("ctrl_eval",),
+    "SC-QPS-ENVELOPE": ("ctrl_eval",),
 }
 # Properties whose violation on a subset of the notes is a violation of the whole run.
 SOUND_ON_PARTIAL = {"EV-ORDER", "PH-NO-REGRESS"}

@@ -20,7 +20,8 @@ OPS = {"create_run", "read_run_status", "write_run_status", "read_next_seq", "bu
 EMITS = {"status_write", "event_emit", "heartbeat", "health", "conn_altered", "query"}
 LEVELS = {"complete", "partial", "absent"}
 EVIDENCE = {"status_write", "event_emit", "heartbeat", "heartbeat_marks", "conn", "query",
-            "query_epoch", "hook", "marker", "proc", "worker_state", "event_seen", "dashboard"}
+            "query_epoch", "hook", "marker", "proc", "worker_state", "event_seen", "dashboard",
+            "targets", "ctrl_eval"}
 MARKERS = {"wait_returned", "heartbeat_running", "test_row_inserted", "tasks_spawned",
            "main_loop", "first_query", "first_measurement_query", "ready", "pool_ready"}
 
