@@ -49,15 +49,16 @@ def _upstream_trace(tmp_path):
 
 
 def test_conform_on_a_saved_upstream_trace(tmp_path, capsys):
-    md = tmp_path / "c.md"
+    md, png = tmp_path / "c.md", tmp_path / "c.png"
     code = main(["conform", "--upstream-trace", str(_upstream_trace(tmp_path)), "--runs", "0",
-                 "--seeds", "2", "--json", "--markdown", str(md)])
+                 "--seeds", "2", "--json", "--markdown", str(md), "--plot", str(png)])
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["seeds"] == 2 and out["upstream_runs"] == 1
     assert {r["measure"] for r in out["measures"]} >= {"phase WARMUP s"}
     # no coverage declared: every upstream property is not judged, so none differs
     assert all(p["upstream"] == ["not judged"] for p in out["properties"])
     assert "| phase WARMUP s |" in md.read_text()
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.parametrize("argv, words", [

@@ -43,6 +43,8 @@ def add_arguments(p) -> None:
                    help="model the embedded server as a queue (calibrate --server on) instead "
                         "of each statement kind's measured latency")
     p.add_argument("--markdown", metavar="FILE", help="also write the tables as Markdown")
+    p.add_argument("--plot", metavar="PNG", help="also draw each measure's range and the "
+                   "upstream's values")
     p.add_argument("--json", action="store_true")
 
 
@@ -60,8 +62,9 @@ def run(args) -> int:
         raise UsageError(f"--variant {args.variant}: allowed: {sorted(scn.PRESETS)}")
     if not args.path and (args.runs and not args.upstream_trace):
         raise UsageError("give PATH (a checkout) or --upstream-trace FILE")
-    if args.markdown and not Path(args.markdown).resolve().parent.is_dir():
-        raise UsageError(f"--markdown {args.markdown}: the folder does not exist")
+    for name, f in (("--markdown", args.markdown), ("--plot", args.plot)):
+        if f and not Path(f).resolve().parent.is_dir():
+            raise UsageError(f"{name} {f}: the folder does not exist")
     traces: list[list[dict]] = []
     for f in args.upstream_trace:
         res = read_trace_arg(f)
@@ -111,6 +114,10 @@ def run(args) -> int:
            + [p["property"] for p in props if p["differs"]]}
     if args.markdown:
         Path(args.markdown).write_text(markdown(out))
+    if args.plot:
+        from phaselab.conformance_plot import conformance_plot
+        conformance_plot(args.plot, f"{smap.label}: upstream ({len(traces)} run(s)) vs "
+                         f"{args.variant} ({args.seeds} seeds)", rows)
     if args.json:
         print(json.dumps(out, default=str))
     else:
