@@ -144,7 +144,24 @@ def _final_row(run_id: str) -> dict:
     return {"status": r[0], "phase": r[1], "db_times": times}
 
 
+def _die_with_phaselab() -> None:
+    """If phaselab itself is killed (SIGKILL runs no cleanup), end this step's whole process
+    group, the workers the orchestrator spawned included: nothing outlives the run."""
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os.killpg(0, signal.SIGKILL)
+    threading.Thread(target=watch, daemon=True, name="phaselab-watch").start()
+
+
 def main(argv: list[str]) -> int:
+    _die_with_phaselab()
     if argv[:1] == ["prepare"]:
         return prepare()
     if argv[:1] == ["run"]:
