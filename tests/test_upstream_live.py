@@ -123,3 +123,37 @@ def test_upstream_run_completes_gives_a_verdict_and_leaves_nothing(tmp_path):
     assert not left, f"left behind: {left}"  # server folder, recording, the target's files
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert r["run_id"] not in ps  # no worker of this run is still alive
+
+
+@pytest.mark.upstream
+@pytest.mark.skipif(not os.environ.get("PHASELAB_UPSTREAM"),
+                    reason="PHASELAB_UPSTREAM is not set (a checkout of the upstream tool)")
+def test_ctrl_c_mid_run_exits_130_and_leaves_nothing(tmp_path):
+    import signal
+
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "phaselab.cli", "upstream",
+                             os.environ["PHASELAB_UPSTREAM"], "--warmup", "30", "--measure",
+                             "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TMPDIR": str(private_tmp)})
+    import re
+
+    seen, run_id = "", None
+    deadline = time.monotonic() + 600
+    while run_id is None or "step run" not in seen:
+        line = proc.stderr.readline()
+        assert line or proc.poll() is None, f"exited early: {seen[-2000:]}"
+        seen += line
+        m = re.search(r"run_id=([0-9a-f-]{36})", seen.replace("\n", ""))
+        run_id = m.group(1) if m and "started" in seen else None
+        assert time.monotonic() < deadline, seen[-2000:]
+    time.sleep(5)  # the workers are up and running
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err
+    left = list(private_tmp.iterdir())
+    assert not left, f"left behind: {left}"
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert run_id not in ps
