@@ -25,8 +25,12 @@ class Sleep:
 
 @dataclass(frozen=True)
 class Parallel:
-    """Perform several effects at once; resumes with their results, in order, when all end."""
+    """Perform several effects at once; resumes with their results, in order, when all end.
+
+    A failed part raises its StatementFailed once all have ended; with `settle` the failure
+    is returned in its place instead, so the caller can retry just the parts that failed."""
     effects: tuple
+    settle: bool = False
 
 
 @dataclass(frozen=True)

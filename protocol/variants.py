@@ -61,6 +61,20 @@ class Switches:
     # PROCESSING to RUN_STATUS.PHASE (reference; found by issue 3's search); fixed never
     # sends a lower phase than it already sent, except FAILED/CANCELLED.
     ws_phase_never_back: bool = False
+    # Issue 9, error paths under faults (protocol/actors/errors.py). A statement error the
+    # upstream code does not catch ends its task or process (reference); fixed retries control
+    # statements and resolves an `info` (outcome unknown) by reading before writing again.
+    statement_errors: str = "reference"
+    # §3.4: the poll loop ends because every worker process exited while RUNNING; the final
+    # step then marks the run COMPLETED with no STOP (reference) or FAILED, announced by a
+    # STOP{worker_failure} (fixed).
+    all_exited_while_running: str = "complete"
+    # T10: the FAILED write is guarded by NOT IN terminal, so it can overwrite a concurrent
+    # stop_run's CANCELLING (reference), or only by STATUS IN (STARTING, RUNNING) (fixed).
+    failed_guard: str = "not_terminal"
+    # §3.4 / §3.3: a run still STARTING when every worker process has exited (one died before
+    # its first heartbeat) is left STARTING (reference) or marked FAILED (fixed).
+    all_exited_while_starting: str = "leave"
 
 
 SWITCH_CHOICES: dict[str, tuple[Any, ...] | type] = {
@@ -81,7 +95,16 @@ SWITCH_CHOICES: dict[str, tuple[Any, ...] | type] = {
     "ready_after_setup": bool,
     "start_run_guard": bool,
     "ws_phase_never_back": bool,
+    "statement_errors": ("reference", "retry"),
+    "all_exited_while_running": ("complete", "fail"),
+    "failed_guard": ("not_terminal", "active_only"),
+    "all_exited_while_starting": ("leave", "fail"),
 }
+
+# Switches of the error paths (issue 9). A fault-free trace's header leaves them out, so it
+# stays byte-identical to one written before they existed (sim/run.py).
+ERROR_PATH_SWITCHES = ("statement_errors", "all_exited_while_running", "failed_guard",
+                       "all_exited_while_starting")
 
 REFERENCE = Switches()
 FIXED = Switches(
@@ -96,6 +119,10 @@ FIXED = Switches(
     user_stop_order="write_first",
     start_run_guard=True,
     ws_phase_never_back=True,
+    statement_errors="retry",
+    all_exited_while_running="fail",
+    failed_guard="active_only",
+    all_exited_while_starting="fail",
 )
 
 # One preset per known bug: the fixed protocol with exactly one regression put back.

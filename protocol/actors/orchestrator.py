@@ -11,6 +11,7 @@ from protocol import events as ev
 from protocol import phases as ph
 from protocol.actors import polling
 from protocol.actors.common import OrchestratorState, emit_event, note
+from protocol.actors.errors import retrying, until_ok, verified_write
 from protocol.effects import (NOW, CountHeartbeats, CreateRun, Enrich, Guard, Join,
                               LiveWorkers, MarkHeartbeats, Now, ReadRunStatus, Sleep, Spawn,
                               SpawnWorker, StatementFailed, WriteRunStatus, WriteTestResult)
@@ -19,8 +20,10 @@ NOT_TERMINAL = Guard(status_not_in=tuple(sorted(ph.TERMINAL)))
 
 
 def write(st: OrchestratorState, set_: dict, guard: Guard = Guard(), coalesce=()):
-    try:
-        matched = yield WriteRunStatus(st.run_id, set_, guard, tuple(coalesce))
+    try:  # fixed retries until it knows the outcome (errors.verified_write)
+        matched = yield from verified_write(st.sw, st.run_id,
+                                            WriteRunStatus(st.run_id, set_, guard,
+                                                           tuple(coalesce)))
     except StatementFailed:
         return False
     if matched:
@@ -93,8 +96,10 @@ def elapsed(st: OrchestratorState, value):
 def fail_run(st: OrchestratorState, reason: str, detail: str):
     """T10: STOP first, then FAILED with END_TIME."""
     yield from emit_event(st, ev.STOP, ev.stop(reason, detail))
+    guard = (NOT_TERMINAL if st.sw.failed_guard == "not_terminal"
+             else Guard(status_in=(ph.STARTING, ph.RUNNING)))
     if (yield from write(st, {"STATUS": ph.FAILED, "END_TIME": NOW,
-                              "CANCELLATION_REASON": detail}, NOT_TERMINAL)):
+                              "CANCELLATION_REASON": detail}, guard)):
         yield from parent(st, ph.FAILED)
 
 
@@ -160,7 +165,12 @@ def poll_loop(st: OrchestratorState):
             continue
         if row is None:
             return
-        status = yield from poll_iteration(st, row)
+        try:
+            status = yield from poll_iteration(st, row)
+        except StatementFailed:
+            if not retrying(st.sw):
+                raise  # upstream: the poll-loop task dies of it
+            continue  # fixed: the next iteration starts afresh
         live = yield LiveWorkers()  # 16. exit checks
         if st.spawned and live == 0:
             break
@@ -185,10 +195,16 @@ def enrichment(st: OrchestratorState):
 def final_step(st: OrchestratorState):
     """§3.4: act on the STATUS read once after the loop."""
     try:
-        row = yield ReadRunStatus(st.run_id)
+        row = yield from until_ok(st.sw, ReadRunStatus(st.run_id))
     except StatementFailed:
         return
     if row is None:
+        return
+    sw = st.sw
+    if (row.status == ph.RUNNING and sw.all_exited_while_running == "fail") or (
+            row.status == ph.STARTING and st.spawned and sw.all_exited_while_starting == "fail"):
+        # fixed: the loop ended because every worker process exited
+        yield from fail_run(st, ev.WORKER_FAILURE, "every worker process exited")
         return
     if row.status in (ph.STOPPING, ph.RUNNING):  # T6 (RUNNING is "unexpected" upstream)
         # fixed (start_run_guard): only from what was read, so a CANCELLING written by a
@@ -207,7 +223,7 @@ def final_step(st: OrchestratorState):
 
 def orchestrator(st: OrchestratorState):
     """The whole life of one run as the API process sees it."""
-    yield CreateRun(st.run_id, st.cfg.workers)
+    yield from until_ok(st.sw, CreateRun(st.run_id, st.cfg.workers))
     yield from parent(st, ph.PREPARED, insert=True)
     if not (yield from start_run(st)):
         yield from final_step(st)  # stopped while PREPARED: CANCELLING -> CANCELLED

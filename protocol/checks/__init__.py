@@ -13,6 +13,7 @@ from protocol.trace import Trace
 
 from . import control_events, liveness, run_state, tags_epochs  # noqa: F401  (registers)
 from . import dashboard, scaling, startup  # noqa: F401  (registers)
+from . import faults  # noqa: F401  (registers)
 from .base import REGISTRY, NotJudged, Violation, checker
 
 # invariants.md order; ids beyond 29 need record kinds the drivers do not write yet.
@@ -30,6 +31,7 @@ _ORDER = (
     "UI-QPS-HISTORY-GATE", "WS-END-RULE", "WS-NO-STUCK-PROCESSING", "UI-MONOTONE",
     "UI-ROLLUP-CONVERGE",
     "RUN-START-LATENCY",  # not in invariants.md: the start-up time RUN-READY-GATE implies
+    "LIVE-AFTER-HEAL",  # not in invariants.md: liveness once a fault run heals (issue 9)
 )
 CHECKERS: dict[str, Callable[[Trace], Iterable[Violation]]] = {i: REGISTRY[i] for i in _ORDER}
 
@@ -61,6 +63,7 @@ def judge(trace: Trace, only: Iterable[str] | None = None) -> list[Judgement]:
     out = []
     for i in ids:
         try:
+            faults.require_fault_free(trace, i)  # timed bounds: judged only without faults
             out.append(Judgement(i, tuple(CHECKERS[i](trace))))
         except NotJudged as nj:
             out.append(Judgement(i, not_judged=nj.reason))
