@@ -25,7 +25,7 @@ STATEMENT_FAULTS = (FAIL, INFO, SLOW, DROP)
 
 # Where a worker process can be made to die (checked against the effect it is about to do).
 BEFORE_FIRST_HEARTBEAT = "before_first_heartbeat"  # dies instead of its first heartbeat
-WAIT_LOOP = "wait_loop"  # dies instead of its second READY heartbeat (inside the wait loop)
+WAIT_LOOP = "wait_loop"  # dies instead of its first RUN_STATUS read after READY (wait loop)
 HOOK = "hook"  # dies instead of its first ALTER to the measurement tag
 DRAINING = "draining"  # dies right after its DRAINING heartbeat
 EXIT_SEQUENCE = "exit_sequence"  # dies instead of writing its final child row
@@ -145,12 +145,10 @@ def crash_step(effect: Any, last_status: str | None, ready_count: int) -> str | 
     status written and how many READY heartbeats it wrote. Judged on what the effect does,
     so a driver needs nothing from inside the actor."""
     op = getattr(effect, "op", None)
-    if op == "merge_heartbeat":
-        if last_status is None:
-            return BEFORE_FIRST_HEARTBEAT
-        if effect.status == "READY" and ready_count >= 1:
-            return WAIT_LOOP
-        return None
+    if op == "merge_heartbeat" and last_status is None:
+        return BEFORE_FIRST_HEARTBEAT
+    if op == "read_run_status" and last_status == "READY" and ready_count >= 1:
+        return WAIT_LOOP
     if op == "alter_tag" and str(getattr(effect, "tag", "")).endswith(":phase=RUNNING"):
         return HOOK
     if op == "write_test_result" and not getattr(effect, "insert", True) \

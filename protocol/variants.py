@@ -70,7 +70,8 @@ class Switches:
     # STOP{worker_failure} (fixed).
     all_exited_while_running: str = "complete"
     # T10: the FAILED write is guarded by NOT IN terminal, so it can overwrite a concurrent
-    # stop_run's CANCELLING (reference), or only by STATUS IN (STARTING, RUNNING) (fixed).
+    # stop_run's CANCELLING (reference), or (fixed) only by STATUS IN (STARTING, RUNNING), after
+    # waiting for the run's lock and not at all once a user stop has been accepted.
     failed_guard: str = "not_terminal"
     # §3.4 / §3.3: a run still STARTING when every worker process has exited (one died before
     # its first heartbeat) is left STARTING (reference) or marked FAILED (fixed).
@@ -139,6 +140,11 @@ PRESETS: dict[str, Switches] = {
     "ready-before-setup": replace(FIXED, ready_after_setup=False),
     "phase-copy-regresses": replace(FIXED, phase_adoption="copy"),
     "duration-from-start-time": replace(FIXED, duration_base="start_time"),
+    # Issue 9's error paths under faults: the reference's handling put back one at a time.
+    "errors-end-actors": replace(FIXED, statement_errors="reference"),
+    "all-exited-running-completes": replace(FIXED, all_exited_while_running="complete"),
+    "failed-overwrites-cancelling": replace(FIXED, failed_guard="not_terminal"),
+    "starting-left-after-all-exit": replace(FIXED, all_exited_while_starting="leave"),
 }
 
 

@@ -94,7 +94,14 @@ def elapsed(st: OrchestratorState, value):
 
 
 def fail_run(st: OrchestratorState, reason: str, detail: str):
-    """T10: STOP first, then FAILED with END_TIME."""
+    """T10: STOP first, then FAILED with END_TIME. Fixed yields to a user stop: it waits
+    for the run's lock (held by stop_run until CANCELLING is written) and gives up if the run
+    is stopping, so an accepted stop is never overwritten (RUN-USER-STOP-WINS)."""
+    if st.sw.failed_guard == "active_only":
+        while st.starting:
+            yield Sleep(0.01)
+        if st.stopping:
+            return
     yield from emit_event(st, ev.STOP, ev.stop(reason, detail))
     guard = (NOT_TERMINAL if st.sw.failed_guard == "not_terminal"
              else Guard(status_in=(ph.STARTING, ph.RUNNING)))

@@ -62,8 +62,8 @@ def heartbeat(w: WorkerState, status: str, pool: BenchmarkPool | None = None):
 
 
 def sure_heartbeat(w: WorkerState, status: str, pool: BenchmarkPool | None = None):
-    """STARTING (it registers the row), the first READY, and COMPLETED or DEAD (the grammar's
-    last word):
+    """STARTING (it registers the row), the first READY, the first RUNNING (DRAINING may
+    follow only it) and COMPLETED or DEAD (the grammar's last word):
     upstream writes it once (a failure only records the error); fixed retries it until it is
     written (after a timeout it may be written twice: a stutter of the same status)."""
     if not retrying(w.sw):
@@ -304,7 +304,7 @@ def worker(cfg: RunConfig, sw: Switches, run_id: str, worker_id: str, group_id: 
             return 1
         yield from mark(w, "heartbeat_running")
     else:
-        yield from heartbeat(w, ph.HB_RUNNING, pool)  # W18
+        yield from sure_heartbeat(w, ph.HB_RUNNING, pool)  # W18
         yield from mark(w, "heartbeat_running")
         try:
             yield WriteTestResult(run_id, w.test_id, ph.RUNNING, insert=True)
