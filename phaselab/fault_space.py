@@ -43,6 +43,9 @@ def draw(c: Chooser, run: dict) -> dict:
         i = c.integer(0, len(STEPS), "crash_step")  # the last index: a random time
         faults["crash"] = {w: STEPS[i] if i < len(STEPS)
                            else frac(c, 0.0, faults["heal_at_s"], "crash_at_s")}
+    if chance(c, KIND_PCT, "fault_app_restart"):
+        faults["app_restart"] = {"at_s": frac(c, 0.0, faults["heal_at_s"] * 0.999, "restart_at_s"),
+                                 "down_s": frac(c, 0.1, 10.0, "restart_down_s")}
     if chance(c, KIND_PCT, "fault_clock"):
         w = f"worker-{c.integer(0, run['workers'] - 1, 'clock_worker')}"
         faults["clock_offset_s"] = {w: frac(c, -90.0, 90.0, "clock_offset_s")}

@@ -37,6 +37,10 @@ KEYS = {
               "(statements wait for its end)", "start_s >= 0, length_s > 0"),
     "throttle": ("`{start_s, length_s, factor}`: statements take `factor` times their "
                  "latency in that window (a server at reduced capacity)", "factor >= 1"),
+    "app_restart": ("`{at_s, down_s}`: the API process dies at `at_s` (its poll loop, stop "
+                    "requests and enrichment with it; worker processes live on) and restarts "
+                    "`down_s` later, running its start-up recovery (switch `restart_recovery`)",
+                    "at_s < heal_at_s, down_s > 0"),
 }
 
 
@@ -128,6 +132,19 @@ def parse(raw: dict, ops: tuple[str, ...]) -> tuple[fm.FaultSpec, Distribution |
         throttle = fm.Window(_num("faults.throttle.start_s", t["start_s"], 0),
                              _num("faults.throttle.length_s", t["length_s"], 0, strict=True))
         factor = _num("faults.throttle.factor", t.get("factor", 2.0), 1)
+    restart = None
+    if "app_restart" in f:
+        t = _table("faults.app_restart", f["app_restart"])
+        _keys("faults.app_restart", t, ("at_s", "down_s"))
+        for k in ("at_s", "down_s"):
+            if k not in t:
+                raise FaultSpecError(f"faults.app_restart.{k} is missing")
+        at = _num("faults.app_restart.at_s", t["at_s"], 0)
+        if at >= heal:
+            raise FaultSpecError(f"faults.app_restart.at_s must be < faults.heal_at_s "
+                                 f"({heal:g}), not {at!r}")
+        restart = fm.AppRestart(at, _num("faults.app_restart.down_s", t["down_s"], 0,
+                                         strict=True))
     slow = None
     if "slow" in f:
         try:
@@ -141,7 +158,7 @@ def parse(raw: dict, ops: tuple[str, ...]) -> tuple[fm.FaultSpec, Distribution |
                             strict=True),
         crashes=tuple(crashes), clock_offset_s=clocks["clock_offset_s"],
         clock_drift=clocks["clock_drift"], stalls=stalls, throttle=throttle,
-        throttle_factor=factor)
+        throttle_factor=factor, app_restart=restart)
     return spec, slow
 
 

@@ -56,6 +56,18 @@ def fault_bounds(cfg: RunConfig, b: dict, faults) -> dict:
     heal_bound = (cfg.wait_timeout_s + cfg.dead_s + cfg.health_refresh_s + 3 * P + 2 * L
                   + E + L + drain + enrich)
     slowest = max([faults.info_timeout_s, *(w.length_s for w in faults.stalls)], default=0.0)
+    if faults.app_restart is not None:  # nobody drives the run while the API is down
+        slowest += faults.app_restart.down_s
     return {"run_bound_s": run_bound + slowest, "heal_bound_s": heal_bound + slowest,
             "heal_at_s": faults.heal_at_s,
             "heal_deadline_s": max(faults.heal_at_s + heal_bound, run_bound) + slowest}
+
+
+def starting_timeout_s(cfg: RunConfig) -> float:
+    """How long fixed lets a run stay STARTING before it fails it (switch starting_timeout).
+
+    Every worker gives up waiting for RUNNING after wait_timeout_s and writes DEAD, and a
+    worker that died silently is marked DEAD dead_s after its last heartbeat; past the sum,
+    nothing can still make the run RUNNING (e.g. a restarted API adopted a run whose workers
+    were never spawned)."""
+    return cfg.wait_timeout_s + cfg.dead_s

@@ -147,6 +147,7 @@ class RunRow:
     warmup_elapsed: float | None  # seconds since WARMUP_START_TIME
     measurement_elapsed: float | None  # seconds since MEASUREMENT_START_TIME (fixed variant)
     worker_targets: Mapping[str, int]
+    updated_elapsed: float | None = None  # seconds since UPDATED_AT (API start-up recovery)
 
 
 @dataclass(frozen=True)

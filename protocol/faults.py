@@ -36,7 +36,8 @@ CRASH_STEPS = (BEFORE_FIRST_HEARTBEAT, WAIT_LOOP, HOOK, DRAINING, EXIT_SEQUENCE,
 KILLED = -9
 
 # Fault kinds a search can switch on (swarm style), one name each.
-KINDS = ("fail", "info", "slow", "drop", "worker_crash", "clock", "stall", "throttle")
+KINDS = ("fail", "info", "slow", "drop", "worker_crash", "app_restart", "clock", "stall",
+         "throttle")
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,14 @@ class Window:
 
 
 @dataclass(frozen=True)
+class AppRestart:
+    """The API process dies at `at_s` (poll loop, stop requests, enrichment with it; the
+    worker processes live on) and starts again `down_s` later, running its start-up recovery."""
+    at_s: float
+    down_s: float
+
+
+@dataclass(frozen=True)
 class FaultSpec:
     heal_at_s: float = 0.0  # no fault fires at or after this instant
     statements: Mapping[str, StatementFaults] = field(default_factory=dict)  # op or "default"
@@ -84,11 +93,13 @@ class FaultSpec:
     stalls: tuple[Window, ...] = ()  # the whole backend answers nothing
     throttle: Window | None = None  # statements take `throttle_factor` times longer
     throttle_factor: float = 1.0
+    app_restart: AppRestart | None = None
 
     def active(self) -> bool:
         return self.heal_at_s > 0 and bool(
             any(s.total() > 0 for s in self.statements.values()) or self.crashes
-            or self.clock_offset_s or self.clock_drift or self.stalls or self.throttle)
+            or self.clock_offset_s or self.clock_drift or self.stalls or self.throttle
+            or self.app_restart)
 
     def of(self, op: str) -> StatementFaults:
         return self.statements.get(op) or self.statements.get("default") or StatementFaults()
@@ -108,6 +119,8 @@ class FaultSpec:
             "throttle": (None if self.throttle is None else
                          {"start_s": self.throttle.start_s, "length_s": self.throttle.length_s,
                           "factor": self.throttle_factor}),
+            "app_restart": (None if self.app_restart is None else
+                            {"at_s": self.app_restart.at_s, "down_s": self.app_restart.down_s}),
         }
 
 

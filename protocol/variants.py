@@ -76,6 +76,13 @@ class Switches:
     # §3.4 / §3.3: a run still STARTING when every worker process has exited (one died before
     # its first heartbeat) is left STARTING (reference) or marked FAILED (fixed).
     all_exited_while_starting: str = "leave"
+    # §3.3: PREPARING has no orchestrator timeout (reference); fixed fails a run still
+    # STARTING after bounds.starting_timeout_s.
+    starting_timeout: bool = False
+    # §3.1 T13, §12: after an API restart, runs are cancelled by age rules and otherwise left
+    # with nothing driving them (reference), or adopted: a new poll loop for a started run,
+    # enrichment again for one left in PROCESSING (fixed; protocol/actors/recovery.py).
+    restart_recovery: str = "age_rules"
 
 
 SWITCH_CHOICES: dict[str, tuple[Any, ...] | type] = {
@@ -100,12 +107,14 @@ SWITCH_CHOICES: dict[str, tuple[Any, ...] | type] = {
     "all_exited_while_running": ("complete", "fail"),
     "failed_guard": ("not_terminal", "active_only"),
     "all_exited_while_starting": ("leave", "fail"),
+    "starting_timeout": bool,
+    "restart_recovery": ("age_rules", "adopt"),
 }
 
 # Switches of the error paths (issue 9). A fault-free trace's header leaves them out, so it
 # stays byte-identical to one written before they existed (sim/run.py).
 ERROR_PATH_SWITCHES = ("statement_errors", "all_exited_while_running", "failed_guard",
-                       "all_exited_while_starting")
+                       "all_exited_while_starting", "starting_timeout", "restart_recovery")
 
 REFERENCE = Switches()
 FIXED = Switches(
@@ -124,6 +133,8 @@ FIXED = Switches(
     all_exited_while_running="fail",
     failed_guard="active_only",
     all_exited_while_starting="fail",
+    starting_timeout=True,
+    restart_recovery="adopt",
 )
 
 # One preset per known bug: the fixed protocol with exactly one regression put back.
@@ -145,6 +156,7 @@ PRESETS: dict[str, Switches] = {
     "all-exited-running-completes": replace(FIXED, all_exited_while_running="complete"),
     "failed-overwrites-cancelling": replace(FIXED, failed_guard="not_terminal"),
     "starting-left-after-all-exit": replace(FIXED, all_exited_while_starting="leave"),
+    "restart-leaves-run-undriven": replace(FIXED, restart_recovery="age_rules"),
 }
 
 

@@ -60,6 +60,8 @@ class SimDriver:
         self.channel = Channel(env, latency, src, self.record)  # push notices
         self.faults = faults  # sim/faults.py, or None: no fault can fire
         self.actor_procs: dict[str, list] = {}  # every process an actor runs (for a kill)
+        self.restarted: list = []  # the API process's programs after a restart
+        self.restart_pending = False
 
     # --- plumbing -------------------------------------------------------------------------
 
@@ -292,6 +294,21 @@ class SimDriver:
             self.record("driver", "fault", fault="worker_crash", worker=c.worker,
                         step=c.step)
             wp.process.interrupt("SIGKILL")
+
+    def app_restart(self, r, program):
+        """The API process dies (its poll loop, stop requests and tasks with it; worker
+        processes live on) and after `down_s` starts `program()`, its start-up recovery."""
+        self.restart_pending = True
+        yield self.env.timeout(r.at_s)
+        self.record("driver", "fault", fault="app_restart", action="down", down_s=r.down_s)
+        for actor in ("orchestrator", "user"):
+            for p in self.actor_procs.get(actor, []):
+                if p.is_alive:
+                    p.interrupt("SIGKILL")
+        yield self.env.timeout(r.down_s)
+        self.record("driver", "fault", fault="app_restart", action="up")
+        self.restarted.append(self.start(program(), "orchestrator"))
+        self.restart_pending = False
 
     def apply(self, eff: fx.Statement, actor: str, op_id: int):
         """The statement's meaning at the instant it takes effect."""

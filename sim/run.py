@@ -11,6 +11,7 @@ import simpy
 from protocol.actors.common import OrchestratorState
 from protocol.actors.orchestrator import orchestrator
 from protocol.actors.polling import worst_period
+from protocol.actors.recovery import app_startup
 from protocol.actors.tasks import ALTER_PARALLELISM
 from protocol.actors.user_stop import user_stop
 from protocol.actors.dashboard import dashboard
@@ -108,6 +109,9 @@ def simulate(cfg: RunConfig, sw: Switches, settings: SimSettings, seed: int | No
                        faults=faults)
     for c in (faults.timed_crashes() if faults else ()):
         env.process(driver.timed_crash(c))
+    if faults is not None and settings.faults.app_restart is not None:
+        env.process(driver.app_restart(settings.faults.app_restart,
+                                       lambda: app_startup(OrchestratorState(run_id, cfg, sw))))
     orch = driver.start(orchestrator(st), "orchestrator")
     # The API's stop_run request goes on after the poll loop ends (it writes CANCELLED), so
     # the run is over only when it has finished too.
@@ -124,6 +128,9 @@ def simulate(cfg: RunConfig, sw: Switches, settings: SimSettings, seed: int | No
             yield d
         while any(not p.exited for p in driver.procs.values()):
             yield env.timeout(1.0)
+        while faults is not None and (driver.restart_pending
+                                      or any(p.is_alive for p in driver.restarted)):
+            yield env.timeout(1.0)  # the restarted API process finishes its work too
 
     done = env.process(everything_done())
     deadline = cfg.derived_deadline_s()

@@ -184,3 +184,45 @@ def test_bad_faults_table_names_the_key(sets, needle):
     with pytest.raises(scn.ScenarioError, match="baseline.toml") as e:
         scn.with_overrides(baseline(), sets=sets)
     assert needle in str(e.value)
+
+
+# --- the API process restarts ---------------------------------------------------------------
+
+RESTART = "faults.app_restart={at_s=9, down_s=3}"  # RUNNING by then (seed 1: from t=5.3)
+
+
+def test_app_restart_reference_leaves_the_run_undriven():
+    """§3.1 T13: a RUNNING run updated less than 10 min ago is not cancelled at start-up, and
+    nothing drives it again: no duration STOP, the workers run on, the run never ends."""
+    ref = run("reference", 1, RESTART, sets=["duration_s=20"])
+    down = records(ref, "fault", fault="app_restart", action="down")
+    assert down and records(ref, "fault", fault="app_restart", action="up")
+    assert ref.status == "RUNNING"
+    assert "LIVE-AFTER-HEAL" in violated(ref)
+
+
+def test_app_restart_fixed_adopts_the_run_and_completes_it():
+    fixed = run("fixed", 1, RESTART, sets=["duration_s=20"])
+    assert (fixed.status, fixed.phase) == ("COMPLETED", "COMPLETED")
+    assert violated(fixed) == set()
+    assert verdict(fixed)["LIVE-AFTER-HEAL"].outcome == "passed"
+
+
+def test_app_restart_during_processing_fixed_enriches_again():
+    """The enrichment task dies with the API process: upstream's start-up retry waits 60 min
+    and does not write PHASE, so PHASE stays PROCESSING; fixed enriches again at once."""
+    # seed 1, no faults: PROCESSING over t=10.6-13.4 (reference), t=15.9-19.5 (fixed)
+    ref = run("reference", 1, "faults.app_restart={at_s=11, down_s=2}", "faults.heal_at_s=25")
+    fixed = run("fixed", 1, "faults.app_restart={at_s=16.5, down_s=2}", "faults.heal_at_s=25")
+    assert (ref.status, ref.phase) == ("COMPLETED", "PROCESSING")
+    assert "LIVE-AFTER-HEAL" in violated(ref)
+    assert (fixed.status, fixed.phase) == ("COMPLETED", "COMPLETED") and violated(fixed) == set()
+
+
+def test_app_restart_cancels_a_run_it_never_started():
+    """Down before start_run: the run is PREPARED with START_TIME NULL; both cancel it."""
+    early = "faults.app_restart={at_s=0.1, down_s=1}"
+    for variant in ("reference", "fixed"):
+        res = run(variant, 1, early)
+        assert res.status == "CANCELLED", variant
+        assert violated(res) == set(), variant

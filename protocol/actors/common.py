@@ -26,6 +26,7 @@ class OrchestratorState:
     spawned: list[str] = field(default_factory=list)
     starting: bool = False  # the run's lock, held by start_run or stop_run (start_run_guard)
     next_seq: int = 1  # fixed: what NEXT_SEQUENCE_ID should say next (errors.allocate_seq)
+    adopted: bool = False  # a restarted API drives this run; its workers are not its children
 
 
 def worker_tag(test_id: str, measuring: bool) -> str:

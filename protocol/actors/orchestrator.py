@@ -12,6 +12,7 @@ from protocol import phases as ph
 from protocol.actors import polling
 from protocol.actors.common import OrchestratorState, emit_event, note
 from protocol.actors.errors import retrying, until_ok, verified_write
+from protocol.bounds import starting_timeout_s
 from protocol.effects import (NOW, CountHeartbeats, CreateRun, Enrich, Guard, Join,
                               LiveWorkers, MarkHeartbeats, Now, ReadRunStatus, Sleep, Spawn,
                               SpawnWorker, StatementFailed, WriteRunStatus, WriteTestResult)
@@ -163,6 +164,24 @@ def poll_iteration(st: OrchestratorState, row):
     return status
 
 
+def live_workers(st: OrchestratorState):
+    """Worker processes still running: this process's children, or for an adopted run
+    (not its children) the heartbeat rows not yet COMPLETED or DEAD (§3.5 step 5's way)."""
+    if not st.adopted:
+        return (yield LiveWorkers())
+    try:
+        counts = yield CountHeartbeats(st.run_id)
+    except StatementFailed:
+        return 1  # unknown: keep going
+    return counts.registered - counts.completed if counts.registered else 1
+
+
+def starting_too_long(st: OrchestratorState, row) -> bool:
+    """Fixed: STARTING for longer than bounds.starting_timeout_s fails the run."""
+    return (st.sw.starting_timeout and row.status == ph.STARTING and row.elapsed is not None
+            and row.elapsed > starting_timeout_s(st.cfg))
+
+
 def poll_loop(st: OrchestratorState):
     while True:
         yield Sleep(st.cfg.orchestrator_poll_s)
@@ -172,13 +191,16 @@ def poll_loop(st: OrchestratorState):
             continue
         if row is None:
             return
+        if starting_too_long(st, row):
+            yield from fail_run(st, ev.WORKER_FAILURE, "STARTING timed out")
+            continue
         try:
             status = yield from poll_iteration(st, row)
         except StatementFailed:
             if not retrying(st.sw):
                 raise  # upstream: the poll-loop task dies of it
             continue  # fixed: the next iteration starts afresh
-        live = yield LiveWorkers()  # 16. exit checks
+        live = yield from live_workers(st)  # 16. exit checks
         if st.spawned and live == 0:
             break
         if st.stopping:

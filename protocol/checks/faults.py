@@ -29,6 +29,8 @@ def live_after_heal(trace: Trace) -> Iterator[Violation]:
     heal, deadline = _fault_run(trace)
     end = trace.end_t()
     chain = [w for w in trace.status_chain() if w["certain"]]
+    if not chain:
+        raise NotJudged("the run was never created (its creator died first)")
     done_at = None
     for w in chain:
         a = w["after"]
@@ -59,6 +61,19 @@ def live_after_heal(trace: Trace) -> Iterator[Violation]:
                             f"after the bound t={ft(deadline)} (healed t={ft(heal)})", (ex,))
 
 
+def lost_with_app(trace: Trace, t: float) -> bool:
+    """Whether a user stop accepted at `t` died with the API process before it was durable:
+    the process went down (app_restart) before any STOP{user_requested} was emitted after
+    `t`. The request then failed; nobody was told it was accepted."""
+    downs = [r["t"] for r in trace.of("fault")
+             if r.get("fault") == "app_restart" and r.get("action") == "down" and r["t"] >= t]
+    if not downs:
+        return False
+    stops = [e["t"] for e in trace.of("event_emit") if e.get("type") == "STOP"
+             and (e.get("payload") or {}).get("reason") == "user_requested" and e["t"] >= t]
+    return not stops or min(stops) > min(downs)
+
+
 # Properties whose bound assumes every statement succeeds within L: during faults a statement
 # may time out (info_timeout_s), stall or be retried, so on a trace where faults fired they
 # are not judged, and LIVE-AFTER-HEAL judges the run's liveness instead. Safety properties
@@ -84,5 +99,4 @@ def faults_fired(trace: Trace) -> bool:
 def require_fault_free(trace: Trace, property_id: str) -> None:
     """Raise NotJudged for a timed property on a trace where faults fired."""
     if property_id in TIMED and faults_fired(trace):
-        raise NotJudged("its bound assumes statements without faults; faults fired in this "
-                        "run (LIVE-AFTER-HEAL judges liveness after healing)")
+        raise NotJudged("a fault-free bound; faults fired (LIVE-AFTER-HEAL judges liveness)")
