@@ -13,7 +13,7 @@ from protocol.trace import Trace
 
 from . import control_events, liveness, run_state, tags_epochs  # noqa: F401  (registers)
 from . import dashboard, scaling, startup  # noqa: F401  (registers)
-from . import faults  # noqa: F401  (registers)
+from . import aggregates, clocks, faults  # noqa: F401  (registers)
 from .base import REGISTRY, NotJudged, Violation, checker
 
 # invariants.md order; ids beyond 29 need record kinds the drivers do not write yet.
@@ -31,6 +31,7 @@ _ORDER = (
     "UI-QPS-HISTORY-GATE", "WS-END-RULE", "WS-NO-STUCK-PROCESSING", "UI-MONOTONE",
     "UI-ROLLUP-CONVERGE",
     "RUN-START-LATENCY",  # not in invariants.md: the start-up time RUN-READY-GATE implies
+    "EPOCH-AGG-MONOTONE", "CLK-ONE-CLOCK", "CLK-ELAPSED-SANE",  # invariants.md 30, 44, 45
     "LIVE-AFTER-HEAL",  # not in invariants.md: liveness once a fault run heals (issue 9)
 )
 CHECKERS: dict[str, Callable[[Trace], Iterable[Violation]]] = {i: REGISTRY[i] for i in _ORDER}
