@@ -360,10 +360,10 @@ class SimDriver:
                     code = 1
             except simpy.Interrupt as sig:
                 main.interrupt("SIGTERM")
-                code = -15
-                if sig.cause == "SIGKILL":
-                    code = fm.KILLED
-                    self.kill_all(eff.worker_id, main)
+                code = fm.KILLED if sig.cause == "SIGKILL" else -15
+                # the process's tasks die with it (tracked in fault runs only, so fault-free
+                # traces stay as they were: there a SIGTERMed worker's tasks run on)
+                self.kill_all(eff.worker_id, main)
         except simpy.Interrupt as sig:
             code = fm.KILLED if sig.cause == "SIGKILL" else -15
         for task in wp.tasks:

@@ -226,3 +226,16 @@ def test_app_restart_cancels_a_run_it_never_started():
         res = run(variant, 1, early)
         assert res.status == "CANCELLED", variant
         assert violated(res) == set(), variant
+
+
+def test_stop_grace_then_kill_when_workers_cannot_drain():
+    """A user stop while the backend stalls: the workers cannot finish their exit steps, so
+    stop_run waits its 10 s grace, SIGTERMs them (§3.5 step 5) and writes CANCELLED once the
+    stall ends; fixed ends clean, every worker exited."""
+    res = run("fixed", 1, "faults.stall={start_s=8.5, length_s=25}", "faults.heal_at_s=30",
+              sets=["user_stop_at_s=8"])
+    codes = [r["code"] for r in records(res, "proc", action="exit")]
+    assert codes and set(codes) == {-15}
+    assert res.status == "CANCELLED"
+    assert violated(res) == set()
+    assert verdict(res)["LIVE-AFTER-HEAL"].outcome == "passed"
