@@ -151,9 +151,8 @@ class Tables:
             hb = self.heartbeats[wid]
             age = self.age(now, hb, eff.basis)
             if hb.status not in eff.unless and age > eff.age_s:
-                hb.status = eff.status
-                hb.updated_at = now
-                marked.append(wid)
+                hb.status = eff.status  # UPDATED_AT stays the worker's last write, as in
+                marked.append(wid)  # real_backend/sql.py: the basis of "updated_at" ages
                 recs.append({"kind": "heartbeat", "worker": wid, "status": eff.status,
                              "writer": "orchestrator", "age": age})
         return tuple(marked), recs

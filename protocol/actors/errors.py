@@ -12,9 +12,13 @@ retrying, so a write is never applied twice and never lost:
 | RUN_STATUS write            | retry         | read the row; its STATUS/PHASE as set: done       |
 | sequence allocation         | retry         | read NEXT_SEQUENCE_ID: advanced past ours: done   |
 | event insert                | retry         | wait VERIFY_AFTER_S, fetch that sequence id: done |
-| reads, heartbeats, create   | retry         | retry (idempotent)                                |
+| run INSERT                  | retry         | read the row: it exists: done                     |
+| TEST_RESULTS write          | retry         | retry (an insert as an update)                    |
+| reads, heartbeats           | retry         | retry (idempotent)                                |
 """
 from __future__ import annotations
+
+from dataclasses import replace
 
 from protocol.effects import (AllocSeq, FetchEvents, ReadNextSeq, ReadRunStatus, Sleep,
                               StatementFailed)
@@ -35,6 +39,35 @@ def until_ok(sw, effect):
         except StatementFailed:
             if not retrying(sw):
                 raise
+        yield Sleep(RETRY_S)
+
+
+def create_once(sw, create):
+    """The run's INSERT: after an `info`, reading the row tells whether it landed (an INSERT
+    retried blindly would fail on the key, or in a model recreate the row)."""
+    while True:
+        try:
+            return (yield create)
+        except StatementFailed as exc:
+            if not retrying(sw):
+                raise
+            if exc.outcome == "info":
+                if (yield from until_ok(sw, ReadRunStatus(create.run_id))) is not None:
+                    return None
+        yield Sleep(RETRY_S)
+
+
+def result_row(sw, write):
+    """A TEST_RESULTS write (the parent row's status and enrichment status, which the
+    dashboard waits for): retried; after an `info` an insert is retried as an update."""
+    while True:
+        try:
+            return (yield write)
+        except StatementFailed as exc:
+            if not retrying(sw):
+                raise
+            if exc.outcome == "info" and write.insert:
+                write = replace(write, insert=False)
         yield Sleep(RETRY_S)
 
 

@@ -11,7 +11,8 @@ from protocol import events as ev
 from protocol import phases as ph
 from protocol.actors import polling
 from protocol.actors.common import OrchestratorState, emit_event, note
-from protocol.actors.errors import retrying, until_ok, verified_write
+from protocol.actors.errors import (create_once, result_row, retrying, until_ok,
+                                    verified_write)
 from protocol.bounds import starting_timeout_s
 from protocol.effects import (NOW, CountHeartbeats, CreateRun, Enrich, Guard, Join,
                               LiveWorkers, MarkHeartbeats, Now, ReadRunStatus, Sleep, Spawn,
@@ -33,8 +34,9 @@ def write(st: OrchestratorState, set_: dict, guard: Guard = Guard(), coalesce=()
 
 
 def parent(st: OrchestratorState, status: str, enrichment: str | None = None, insert=False):
-    try:
-        yield WriteTestResult(st.run_id, st.run_id, status, enrichment, insert)
+    try:  # upstream ignores a failure; fixed retries (the dashboard waits for this row)
+        yield from result_row(st.sw, WriteTestResult(st.run_id, st.run_id, status, enrichment,
+                                                     insert))
     except StatementFailed:
         pass
 
@@ -252,7 +254,7 @@ def final_step(st: OrchestratorState):
 
 def orchestrator(st: OrchestratorState):
     """The whole life of one run as the API process sees it."""
-    yield from until_ok(st.sw, CreateRun(st.run_id, st.cfg.workers))
+    yield from create_once(st.sw, CreateRun(st.run_id, st.cfg.workers))
     yield from parent(st, ph.PREPARED, insert=True)
     if not (yield from start_run(st)):
         yield from final_step(st)  # stopped while PREPARED: CANCELLING -> CANCELLED
