@@ -166,16 +166,20 @@ def poll_iteration(st: OrchestratorState, row):
     return status
 
 
-def live_workers(st: OrchestratorState):
+def live_workers(st: OrchestratorState, status: str):
     """Worker processes still running: this process's children, or for an adopted run
-    (not its children) the heartbeat rows not yet COMPLETED or DEAD (§3.5 step 5's way)."""
+    (not its children) the heartbeat rows not yet COMPLETED or DEAD (§3.5 step 5's way). With
+    no row at all, workers may still be starting while STARTING (the STARTING timeout bounds
+    that); in any later status none is left to wait for."""
     if not st.adopted:
         return (yield LiveWorkers())
     try:
         counts = yield CountHeartbeats(st.run_id)
     except StatementFailed:
         return 1  # unknown: keep going
-    return counts.registered - counts.completed if counts.registered else 1
+    if counts.registered == 0:
+        return 1 if status == ph.STARTING else 0
+    return counts.registered - counts.completed
 
 
 def starting_too_long(st: OrchestratorState, row) -> bool:
@@ -202,7 +206,7 @@ def poll_loop(st: OrchestratorState):
             if not retrying(st.sw):
                 raise  # upstream: the poll-loop task dies of it
             continue  # fixed: the next iteration starts afresh
-        live = yield from live_workers(st)  # 16. exit checks
+        live = yield from live_workers(st, status)  # 16. exit checks
         if st.spawned and live == 0:
             break
         if st.stopping:

@@ -51,11 +51,11 @@ def app_startup(st: OrchestratorState):
     st.adopted, st.group_count = True, st.cfg.workers
     st.spawned = [f"worker-{g}" for g in range(st.cfg.workers)]
     log = yield from read_log(st)
-    if row.status == ph.STARTING and not any(e.type == ev.START for e in log):
-        # start_run died before START was in the log, so before it spawned any worker:
-        # nothing to adopt (the T13 recovery edge STARTING -> CANCELLED)
+    if row.status in (ph.STARTING, ph.CANCELLING) and not any(e.type == ev.START for e in log):
+        # start_run died (or was stopped) before START was in the log, so before it spawned
+        # any worker: nothing to adopt (T13's STARTING -> CANCELLED, T12's from CANCELLING)
         if (yield from write(st, {"STATUS": ph.CANCELLED, "END_TIME": NOW},
-                             Guard(status_in=(ph.STARTING,)))):
+                             Guard(status_in=(row.status,)))):
             yield from parent(st, ph.CANCELLED)
         return
     yield from repair_log(st, log)
