@@ -48,8 +48,10 @@ def swarm_sets(base: dict, rng: np.random.Generator, variant: str, space: Space)
     """`--set` overrides for one example: a random half of the space's knobs."""
     cand = space.scenario(NumpyChooser(rng), variant)
     sets = []
-    for table in ("run", "latency"):
-        for k, v in cand[table].items():
+    if "faults" in cand:  # the fault model goes as one table (heal_at_s is required)
+        sets.append(f"faults={_toml(cand['faults'])}")
+    for table in ("run", "latency", "sim"):
+        for k, v in cand.get(table, {}).items():
             if rng.random() < 0.5 and k in base.get(table, {}):
                 continue
             sets.append(f"{table}.{k}={_toml(v)}")

@@ -110,7 +110,8 @@ LATENCY_OPS = (
     "notify",
 )
 DEFAULT_LATENCY = {"dist": "uniform", "low": 0.05, "high": 0.15}
-TOP_LEVEL = ("run", "variant", "latency", "sim", "seed", "coordination", "cost", "server")
+TOP_LEVEL = ("run", "variant", "latency", "sim", "seed", "coordination", "cost", "server",
+             "faults")
 SERVER_KEYS: dict[str, Key] = {
     "slots": Key("count", 1, False, "statements served at once (fakesnow serialises: 1)"),
 }
@@ -202,7 +203,7 @@ def from_dict(raw: dict, path: str = "<scenario>") -> Scenario:
     if sim_kwargs.pop("bulk_queries", False):  # a sim knob the actors must know about
         cfg = replace(cfg, bulk_queries=True)
     settings = SimSettings(LatencyModel(dists, default), **sim_kwargs,
-                           server=_server(path, raw))
+                           server=_server(path, raw), **_faults(path, raw))
 
     seed = raw.get("seed", 1)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -231,6 +232,18 @@ def _server(path: str, raw: dict) -> ServerModel | None:
         raise ScenarioError(f"{path}: {exc}") from None
     default = dists.pop("default", None)
     return ServerModel(int(slots), dists, default)
+
+
+def _faults(path: str, raw: dict) -> dict:
+    """The [faults] table (phaselab/fault_spec.py) as SimSettings fields; absent: none."""
+    if "faults" not in raw:
+        return {}
+    from phaselab.fault_spec import FaultSpecError, parse
+    try:
+        spec, slow = parse(raw["faults"], LATENCY_OPS)
+    except FaultSpecError as exc:
+        raise ScenarioError(f"{path}: {exc}") from None
+    return {"faults": spec, "slow_latency": slow}
 
 
 def _coordination(path: str, raw: dict) -> dict:
@@ -399,6 +412,8 @@ def docs_markdown() -> str:
               "| key | unit | default | allowed | meaning |", "|---|---|---|---|---|"]
     for k, spec in SERVER_KEYS.items():
         lines.append(f"| `{k}` | {spec.unit} | 1 | >= {spec.minimum} | {spec.doc} |")
-    lines += ["", "## `seed`", "", "Top-level whole number >= 0 (default 1): the seed a run "
+    from phaselab.fault_spec import docs_markdown as faults_markdown
+    lines += ["", *faults_markdown()]
+    lines += ["## `seed`", "", "Top-level whole number >= 0 (default 1): the seed a run "
               "uses when `--seed` is not given.", ""]
     return "\n".join(lines)

@@ -45,6 +45,7 @@ class Space:
     max_dashboards: int = 2
     user_stop_pct: int = 15  # share of examples with a user stop
     query_budget: int = 1500
+    faults: bool = False  # draw the fault model too (phaselab/fault_space.py)
 
     def scenario(self, c: Chooser, variant: str) -> dict:
         workers = c.integer(1, self.max_workers, "workers")
@@ -77,13 +78,21 @@ class Space:
                    "setup": uniform(0.05, frac(c, 0.0, 0.5, "setup_span")),
                    "proc_start": uniform(0.2, frac(c, 0.0, 1.0, "proc_span")),
                    "enrich": uniform(frac(c, 0.5, 5.0, "enrich_low"), 1.0)}
-        return {"run": run, "variant": {"name": variant}, "latency": latency}
+        out = {"run": run, "variant": {"name": variant}, "latency": latency}
+        if self.faults:
+            from phaselab import fault_space
+            out.update(fault_space.draw(c, run))
+        return out
 
 
 FULL = Space()
 # Small runs for the bug-zoo searches: each example costs a few milliseconds.
 SMALL = Space(max_workers=3, max_connections=4, max_warmup_s=6.0, max_duration_s=6.0,
               query_budget=400)
+# The same spaces with the fault model drawn too (explore --faults, the fault bug zoo).
+FULL_FAULTS = Space(faults=True)
+SMALL_FAULTS = Space(max_workers=3, max_connections=4, max_warmup_s=6.0, max_duration_s=6.0,
+                     query_budget=400, faults=True)
 
 
 class NumpyChooser:

@@ -34,3 +34,40 @@ def bounds(cfg: RunConfig, L: float, Q: float, hook_s: float = 0.0,
         "connections_per_worker": cfg.connections_per_worker,
         "kill_after_s": cfg.stop_grace_s + cfg.kill_after_s,
     }
+
+
+def fault_bounds(cfg: RunConfig, b: dict, faults) -> dict:
+    """Liveness bounds of a run with faults (checked by LIVE-AFTER-HEAL).
+
+    `run_bound_s`: the longest a fault-free run may take from its STARTING write to a terminal
+    STATUS with PHASE COMPLETED, the stays of LIVE-RUN-TERMINATES added up.
+    `heal_bound_s`: the longest a healed run may still take: a worker may wait its whole
+    ready timeout and die (DEAD), or have died silently just before healing (detected dead_s +
+    one background health refresh + P + L after its last heartbeat, FAILED one P later); then
+    the stop reaches every worker (E + L), they drain (D + F, killed after kill_after_s) and a
+    COMPLETED run still enriches. `heal_deadline_s`: the later of heal + heal_bound and the
+    fault-free end, counted from the run's start at t = 0.
+    """
+    P, L, E = b["P"], b["L"], b["E"]
+    drain = b["D"] + b["F"] + b["kill_after_s"]
+    enrich = b["enrichment_bound_s"] + L
+    stay_running = cfg.warmup_s + cfg.duration_s + (2 * P if cfg.warmup_s > 0 else P)
+    run_bound = (b["spawn_bound_s"] + cfg.wait_timeout_s + P + stay_running + drain + enrich)
+    heal_bound = (cfg.wait_timeout_s + cfg.dead_s + cfg.health_refresh_s + 3 * P + 2 * L
+                  + E + L + drain + enrich)
+    slowest = max([faults.info_timeout_s, *(w.length_s for w in faults.stalls)], default=0.0)
+    if faults.app_restart is not None:  # nobody drives the run while the API is down
+        slowest += faults.app_restart.down_s
+    return {"run_bound_s": run_bound + slowest, "heal_bound_s": heal_bound + slowest,
+            "heal_at_s": faults.heal_at_s,
+            "heal_deadline_s": max(faults.heal_at_s + heal_bound, run_bound) + slowest}
+
+
+def starting_timeout_s(cfg: RunConfig) -> float:
+    """How long fixed lets a run stay STARTING before it fails it (switch starting_timeout).
+
+    Every worker gives up waiting for RUNNING after wait_timeout_s and writes DEAD, and a
+    worker that died silently is marked DEAD dead_s after its last heartbeat; past the sum,
+    nothing can still make the run RUNNING (e.g. a restarted API adopted a run whose workers
+    were never spawned)."""
+    return cfg.wait_timeout_s + cfg.dead_s

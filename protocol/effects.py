@@ -25,8 +25,12 @@ class Sleep:
 
 @dataclass(frozen=True)
 class Parallel:
-    """Perform several effects at once; resumes with their results, in order, when all end."""
+    """Perform several effects at once; resumes with their results, in order, when all end.
+
+    A failed part raises its StatementFailed once all have ended; with `settle` the failure
+    is returned in its place instead, so the caller can retry just the parts that failed."""
     effects: tuple
+    settle: bool = False
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,7 @@ class RunRow:
     # The database clock at the read, when the driver knows it: whole-second elapsed values
     # are then counted as TIMESTAMPDIFF(SECOND) counts them, second boundaries crossed.
     db_now: float | None = None
+    updated_elapsed: float | None = None  # seconds since UPDATED_AT (API start-up recovery)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import IO, Any, Iterable, Iterator
 RECORD_KINDS = (
     "run", "invoke", "ok", "fail", "info", "status_write", "event_emit", "heartbeat", "conn",
     "proc", "event_seen", "worker_state", "hook", "query", "marker", "health", "stop_request",
-    "run_end", "targets", "ctrl_eval",
+    "run_end", "targets", "ctrl_eval", "fault", "crash",
 )
 
 

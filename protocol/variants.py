@@ -62,6 +62,28 @@ class Switches:
     # PROCESSING to RUN_STATUS.PHASE (reference; found by issue 3's search); fixed never
     # sends a lower phase than it already sent, except FAILED/CANCELLED.
     ws_phase_never_back: bool = False
+    # Issue 9, error paths under faults (protocol/actors/errors.py). A statement error the
+    # upstream code does not catch ends its task or process (reference); fixed retries control
+    # statements and resolves an `info` (outcome unknown) by reading before writing again.
+    statement_errors: str = "reference"
+    # §3.4: the poll loop ends because every worker process exited while RUNNING; the final
+    # step then marks the run COMPLETED with no STOP (reference) or FAILED, announced by a
+    # STOP{worker_failure} (fixed).
+    all_exited_while_running: str = "complete"
+    # T10: the FAILED write is guarded by NOT IN terminal, so it can overwrite a concurrent
+    # stop_run's CANCELLING (reference), or (fixed) only by STATUS IN (STARTING, RUNNING), after
+    # waiting for the run's lock and not at all once a user stop has been accepted.
+    failed_guard: str = "not_terminal"
+    # §3.4 / §3.3: a run still STARTING when every worker process has exited (one died before
+    # its first heartbeat) is left STARTING (reference) or marked FAILED (fixed).
+    all_exited_while_starting: str = "leave"
+    # §3.3: PREPARING has no orchestrator timeout (reference); fixed fails a run still
+    # STARTING after bounds.starting_timeout_s.
+    starting_timeout: bool = False
+    # §3.1 T13, §12: after an API restart, runs are cancelled by age rules and otherwise left
+    # with nothing driving them (reference), or adopted: a new poll loop for a started run,
+    # enrichment again for one left in PROCESSING (fixed; protocol/actors/recovery.py).
+    restart_recovery: str = "age_rules"
 
 
 SWITCH_CHOICES: dict[str, tuple[Any, ...] | type] = {
@@ -82,7 +104,18 @@ SWITCH_CHOICES: dict[str, tuple[Any, ...] | type] = {
     "ready_after_setup": bool,
     "start_run_guard": bool,
     "ws_phase_never_back": bool,
+    "statement_errors": ("reference", "retry"),
+    "all_exited_while_running": ("complete", "fail"),
+    "failed_guard": ("not_terminal", "active_only"),
+    "all_exited_while_starting": ("leave", "fail"),
+    "starting_timeout": bool,
+    "restart_recovery": ("age_rules", "adopt"),
 }
+
+# Switches of the error paths (issue 9). A fault-free trace's header leaves them out, so it
+# stays byte-identical to one written before they existed (sim/run.py).
+ERROR_PATH_SWITCHES = ("statement_errors", "all_exited_while_running", "failed_guard",
+                       "all_exited_while_starting", "starting_timeout", "restart_recovery")
 
 REFERENCE = Switches()
 FIXED = Switches(
@@ -97,6 +130,12 @@ FIXED = Switches(
     user_stop_order="write_first",
     start_run_guard=True,
     ws_phase_never_back=True,
+    statement_errors="retry",
+    all_exited_while_running="fail",
+    failed_guard="active_only",
+    all_exited_while_starting="fail",
+    starting_timeout=True,
+    restart_recovery="adopt",
 )
 
 # One preset per known bug: the fixed protocol with exactly one regression put back.
@@ -113,6 +152,12 @@ PRESETS: dict[str, Switches] = {
     "ready-before-setup": replace(FIXED, ready_after_setup=False),
     "phase-copy-regresses": replace(FIXED, phase_adoption="copy"),
     "duration-from-start-time": replace(FIXED, duration_base="start_time"),
+    # Issue 9's error paths under faults: the reference's handling put back one at a time.
+    "errors-end-actors": replace(FIXED, statement_errors="reference"),
+    "all-exited-running-completes": replace(FIXED, all_exited_while_running="complete"),
+    "failed-overwrites-cancelling": replace(FIXED, failed_guard="not_terminal"),
+    "starting-left-after-all-exit": replace(FIXED, all_exited_while_starting="leave"),
+    "restart-leaves-run-undriven": replace(FIXED, restart_recovery="age_rules"),
 }
 
 

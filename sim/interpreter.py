@@ -13,13 +13,16 @@ from typing import Any, Callable
 import simpy
 
 from protocol import effects as fx
+from protocol import faults as fm
 from protocol.trace import TraceWriter
 from sim.bulk import Bursts
+from sim.faults import FaultLayer
 from sim.latency import LatencyModel, RandomSource
 from sim.notify import Channel
 from sim.tables import Tables
 
 TIE_JITTER_S = 1e-6
+UNHANDLED = object()  # what an actor that died of an unhandled statement error returns
 _SLEEP, _NOW = fx.Sleep, fx.Now
 
 
@@ -44,7 +47,7 @@ class SimDriver:
                  src: RandomSource, trace: TraceWriter,
                  worker_program: Callable[[str, int, int], Any],
                  worker_clock_offset_s: Callable[[str], float] = lambda w: 0.0,
-                 server: Any = None):
+                 server: Any = None, faults: FaultLayer | None = None):
         self.env, self.tables, self.latency, self.src, self.trace = (
             env, tables, latency, src, trace)
         self.server = server  # sim.server_queue.ServerQueue: a shared backend's queue, or None
@@ -55,6 +58,10 @@ class SimDriver:
         self.counts: dict[str, int] = {}  # statements performed, by op (control-plane load)
         self.bursts = Bursts(env, latency, src, self.counts)  # bulk benchmark queries
         self.channel = Channel(env, latency, src, self.record)  # push notices
+        self.faults = faults  # sim/faults.py, or None: no fault can fire
+        self.actor_procs: dict[str, list] = {}  # every process an actor runs (for a kill)
+        self.restarted: list = []  # the API process's programs after a restart
+        self.restart_pending = False
 
     # --- plumbing -------------------------------------------------------------------------
 
@@ -68,6 +75,8 @@ class SimDriver:
         proc = self.env.process(self.drive(program, actor, owner))
         if owner is not None:
             owner.tasks.append(proc)
+        if self.faults is not None:
+            self.actor_procs.setdefault(actor, []).append(proc)
         return proc
 
     def drive(self, gen, actor: str, owner: WorkerProc | None):
@@ -80,6 +89,9 @@ class SimDriver:
                 eff = gen.throw(error) if error is not None else gen.send(value)
             except StopIteration as stop:
                 return stop.value
+            except fx.StatementFailed as exc:  # not handled by the actor: it dies of it
+                self.record(actor, "crash", error=str(exc), outcome=exc.outcome)
+                return UNHANDLED
             value, error = None, None
             kind = type(eff)
             if kind is _SLEEP:  # the hot effects inline: no generator per effect
@@ -116,6 +128,9 @@ class SimDriver:
         if isinstance(eff, fx.Parallel):
             procs = [self.env.process(self.one(e, actor, owner)) for e in eff.effects]
             yield self.env.all_of(procs)
+            failed = [p.value for p in procs if isinstance(p.value, fx.StatementFailed)]
+            if failed and not eff.settle:  # all parts ended; the first error is the Parallel's
+                raise failed[0]
             return [p.value for p in procs]
         if isinstance(eff, fx.Spawn):
             return self.start(eff.program, actor, owner)
@@ -157,7 +172,10 @@ class SimDriver:
         raise TypeError(f"{actor} yielded {eff!r}, which is not an effect")
 
     def one(self, eff, actor, owner):
-        return (yield from self.perform(eff, actor, owner))
+        try:
+            return (yield from self.perform(eff, actor, owner))
+        except fx.StatementFailed as exc:  # handed to the Parallel, not lost in SimPy
+            return exc
 
     def statement(self, eff: fx.Statement, actor: str):
         if isinstance(eff, fx.QueryBurst):
@@ -165,6 +183,8 @@ class SimDriver:
         op = eff.op
         self.counts[op] = self.counts.get(op, 0) + 1
         lat = self.latency.sample(op, self.src)
+        if self.faults is not None:
+            return (yield from self.faulty_statement(eff, actor, lat))
         if op == "benchmark":
             start, tag = self.env.now, eff.conn.tag
             if self.server is not None:
@@ -185,6 +205,111 @@ class SimDriver:
         self.record(actor, "ok", op=op, id=op_id, value=_summary(result))
         return result
 
+    def faulty_statement(self, eff: fx.Statement, actor: str, lat: float):
+        """A statement under the fault model: a crash before it, a backend stall or
+        throttle, then ok, fail, info, slow or a dropped connection (protocol/faults.py)."""
+        fl, op = self.faults, eff.op
+        issued = self.env.now  # a query starts when issued, whatever delays it then
+        conn = getattr(eff, "conn", None)
+        session = (actor, getattr(conn, "conn_id", None))  # control or one benchmark session
+        if actor in self.procs and self.env.now < fl.spec.heal_at_s:
+            step = fl.crash_before(actor, eff)
+            if step is not None:
+                yield from self.crash(actor, step)
+        until = fm.stalled_until(fl.spec, self.env.now)
+        if until is not None:
+            self.record(actor, "fault", fault="stall", op=op, until=until)
+            yield self.wait(until - self.env.now)
+        lat *= fm.latency_factor(fl.spec, self.env.now)
+        if session in fl.dropped:  # the session dropped earlier: reopen it first
+            fl.dropped.discard(session)
+            self.record(actor, "fault", fault="reconnect", op=op)
+            yield self.wait(self.latency.sample("connect", self.src))
+        fault = fl.outcome(op, self.env.now)
+        slow = fault == fm.SLOW
+        if slow:  # slower than the statement timeout: the client calls it a timeout
+            lat = fl.slow_latency(lat)
+            fault = fm.INFO if lat > fl.spec.info_timeout_s else None
+        if op == "benchmark":
+            tag = eff.conn.tag
+            if self.server is not None:
+                yield from self.server.visit(op, self.src, self.wait)
+            yield self.wait(lat)
+            self.tables.query_finished(self.env.now)
+            return fx.QueryResult(issued, self.env.now, tag)
+        self.next_op_id += 1
+        op_id = self.next_op_id
+        self.record(actor, "invoke", op=op, id=op_id, args=_args(eff))
+        if slow:
+            self.record(actor, "fault", fault="slow", op=op, id=op_id, latency=lat)
+        if self.server is not None:
+            yield from self.server.visit(op, self.src, self.wait)
+        if fault is None:
+            yield self.wait(lat / 2)
+            result = self.take_effect(eff, actor, op_id)
+            yield self.wait(lat / 2)
+            self.record(actor, "ok", op=op, id=op_id, value=_summary(result))
+            step = fl.crash_after(actor, eff) if actor in self.procs else None
+            if step is not None and self.env.now < fl.spec.heal_at_s:
+                yield from self.crash(actor, step)
+            return result
+        if fault == fm.INFO:  # the client gives up at the timeout; the write may have landed
+            applies = fl.info_applies()
+            timeout = fl.spec.info_timeout_s
+            if applies:
+                yield self.wait(min(lat / 2, timeout))
+                self.take_effect(eff, actor, op_id)
+                yield self.wait(timeout - min(lat / 2, timeout))
+            else:
+                yield self.wait(timeout)
+            self.record(actor, "info", op=op, id=op_id, error="timeout", applied=applies)
+            raise fx.StatementFailed(op, "timeout, outcome unknown", fm.INFO)
+        yield self.wait(lat)  # fail or drop: it never took effect
+        if fault == fm.DROP:
+            fl.dropped.add(session)
+        error = "connection dropped" if fault == fm.DROP else "injected error"
+        self.record(actor, "fail", op=op, id=op_id, error=error)
+        raise fx.StatementFailed(op, error, fm.FAIL)
+
+    def take_effect(self, eff: fx.Statement, actor: str, op_id: int):
+        result, records = self.apply(eff, actor, op_id)
+        for rec in records:
+            self.trace.write({"t": self.env.now, "actor": actor, **rec})
+        if isinstance(eff, fx.MergeHeartbeat):
+            self.faults.heartbeat_written(eff.worker_id, eff.status)
+        return result
+
+    def crash(self, worker_id: str, step: str):
+        """Kill a worker process at `step`: it dies here, without its exit steps."""
+        wp = self.procs.get(worker_id)
+        self.record("driver", "fault", fault="worker_crash", worker=worker_id, step=step)
+        if wp is not None and not wp.exited:
+            wp.process.interrupt("SIGKILL")
+        yield self.env.event()  # never resumes: the kill interrupts this process
+
+    def timed_crash(self, c):
+        yield self.env.timeout(c.at_s)
+        wp = self.procs.get(c.worker)
+        if wp is not None and not wp.exited and self.env.now < self.faults.spec.heal_at_s:
+            self.record("driver", "fault", fault="worker_crash", worker=c.worker,
+                        step=c.step)
+            wp.process.interrupt("SIGKILL")
+
+    def app_restart(self, r, program):
+        """The API process dies (its poll loop, stop requests and tasks with it; worker
+        processes live on) and after `down_s` starts `program()`, its start-up recovery."""
+        self.restart_pending = True
+        yield self.env.timeout(r.at_s)
+        self.record("driver", "fault", fault="app_restart", action="down", down_s=r.down_s)
+        for actor in ("orchestrator", "user"):
+            for p in self.actor_procs.get(actor, []):
+                if p.is_alive:
+                    p.interrupt("SIGKILL")
+        yield self.env.timeout(r.down_s)
+        self.record("driver", "fault", fault="app_restart", action="up")
+        self.restarted.append(self.start(program(), "orchestrator"))
+        self.restart_pending = False
+
     def apply(self, eff: fx.Statement, actor: str, op_id: int):
         """The statement's meaning at the instant it takes effect."""
         now, t = self.env.now, self.tables
@@ -196,6 +321,8 @@ class SimDriver:
             return t.insert_event(now, eff, actor, op_id)
         if isinstance(eff, fx.MergeHeartbeat):
             stamp = now + self.worker_clock_offset_s(eff.worker_id)
+            if self.faults is not None:  # a lying clock: offset and drift (protocol/faults)
+                stamp += fm.clock_offset(self.faults.spec, eff.worker_id, now)
             return t.merge_heartbeat(now, eff, stamp)
         if isinstance(eff, fx.Connect):
             conn = SimConnection(eff.conn_id, eff.worker_id, eff.tag)
@@ -229,16 +356,27 @@ class SimDriver:
             main = self.start(program, eff.worker_id)
             try:
                 code = yield main
-            except simpy.Interrupt:
+                if code is UNHANDLED:  # an uncaught error ends a Python process with 1
+                    code = 1
+            except simpy.Interrupt as sig:
                 main.interrupt("SIGTERM")
-                code = -15
-        except simpy.Interrupt:
-            code = -15
+                code = fm.KILLED if sig.cause == "SIGKILL" else -15
+                # the process's tasks die with it (tracked in fault runs only, so fault-free
+                # traces stay as they were: there a SIGTERMed worker's tasks run on)
+                self.kill_all(eff.worker_id, main)
+        except simpy.Interrupt as sig:
+            code = fm.KILLED if sig.cause == "SIGKILL" else -15
         for task in wp.tasks:
             if task.is_alive:
                 task.interrupt("SIGTERM")
         wp.exited = True
         self.record("driver", "proc", worker=wp.worker_id, action="exit", code=code)
+
+    def kill_all(self, worker_id: str, main) -> None:
+        """SIGKILL: every task of the process ends with it (benchmark tasks included)."""
+        for p in self.actor_procs.get(worker_id, []):
+            if p is not main and p.is_alive:
+                p.interrupt("SIGKILL")
 
 
 def _args(eff) -> dict:

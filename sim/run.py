@@ -11,17 +11,20 @@ import simpy
 from protocol.actors.common import OrchestratorState
 from protocol.actors.orchestrator import orchestrator
 from protocol.actors.polling import worst_period
+from protocol.actors.recovery import app_startup
 from protocol.actors.tasks import ALTER_PARALLELISM
 from protocol.actors.user_stop import user_stop
 from protocol.actors.dashboard import dashboard
 from protocol.actors.worker import worker
-from protocol.bounds import bounds
+from protocol.bounds import bounds, fault_bounds
 from protocol.config import RunConfig
-from protocol.variants import Switches, as_dict
+from protocol.faults import FaultSpec
+from protocol.variants import ERROR_PATH_SWITCHES, Switches, as_dict
 from protocol.trace import TraceWriter
 from sim.gcpause import fewer_collections
+from sim.faults import FaultLayer
 from sim.interpreter import SimDriver
-from sim.latency import LatencyModel, NumpySource, RandomSource
+from sim.latency import Distribution, LatencyModel, NumpySource, RandomSource
 from sim.server_queue import ServerModel, ServerQueue
 from sim.tables import Tables
 
@@ -34,6 +37,8 @@ class SimSettings:
     visibility_lag_s: float = 0.0  # cross-session staleness of committed rows
     strict_transitions: bool = False
     server: ServerModel | None = None  # a shared backend's queue (sim/server_queue.py)
+    faults: FaultSpec | None = None  # the fault model ([faults]); None: nothing fails
+    slow_latency: Distribution | None = None  # the slow tail a `slow` fault draws from
 
 
 @dataclass
@@ -65,9 +70,16 @@ def header(cfg: RunConfig, sw: Switches, variant: str, settings: SimSettings, se
     worst = replace(cfg, event_poll_s=worst_period(cfg, cfg.event_poll_s))
     params = bounds(worst, L, Q, hook_s, spawn_s)
     params["test_id_prefix"] = run_id
-    return {"t": 0.0, "actor": "phaselab", "kind": "run", "run_id": run_id, "seed": seed,
-            "variant": variant, "switches": as_dict(sw), "world": "sim", "params": params,
+    switches = as_dict(sw)
+    if settings.faults is None:  # a fault-free header stays as it was before issue 9
+        switches = {k: v for k, v in switches.items() if k not in ERROR_PATH_SWITCHES}
+    head = {"t": 0.0, "actor": "phaselab", "kind": "run", "run_id": run_id, "seed": seed,
+            "variant": variant, "switches": switches, "world": "sim", "params": params,
             "scenario": scenario or {}}
+    if settings.faults is not None:  # only then: a fault-free header stays as it was
+        params.update(fault_bounds(cfg, params, settings.faults))
+        head["faults"] = settings.faults.as_dict()
+    return head
 
 
 def simulate(cfg: RunConfig, sw: Switches, settings: SimSettings, seed: int | None = 0,
@@ -79,7 +91,8 @@ def simulate(cfg: RunConfig, sw: Switches, settings: SimSettings, seed: int | No
     run_id = run_id or f"run-{seed}"
     src = source if source is not None else NumpySource(seed or 0)
     trace = TraceWriter(sink, keep=keep)
-    trace.write(header(cfg, sw, variant, settings, seed, run_id, scenario))
+    head = header(cfg, sw, variant, settings, seed, run_id, scenario)
+    trace.write(head)
     env = simpy.Environment()
     tables = Tables(settings.tz_offset_s, settings.visibility_lag_s,
                     settings.strict_transitions)
@@ -88,9 +101,17 @@ def simulate(cfg: RunConfig, sw: Switches, settings: SimSettings, seed: int | No
     def worker_program(worker_id: str, group: int, count: int):
         return worker(cfg, sw, run_id, worker_id, group, count)
 
+    faults = (FaultLayer(settings.faults, src, settings.slow_latency)
+              if settings.faults is not None else None)
     driver = SimDriver(env, tables, settings.latency, src, trace, worker_program,
                        lambda w: settings.worker_clock_offset_s,
-                       server=ServerQueue(env, settings.server) if settings.server else None)
+                       server=ServerQueue(env, settings.server) if settings.server else None,
+                       faults=faults)
+    for c in (faults.timed_crashes() if faults else ()):
+        env.process(driver.timed_crash(c))
+    if faults is not None and settings.faults.app_restart is not None:
+        env.process(driver.app_restart(settings.faults.app_restart,
+                                       lambda: app_startup(OrchestratorState(run_id, cfg, sw))))
     orch = driver.start(orchestrator(st), "orchestrator")
     # The API's stop_run request goes on after the poll loop ends (it writes CANCELLED), so
     # the run is over only when it has finished too.
@@ -107,9 +128,14 @@ def simulate(cfg: RunConfig, sw: Switches, settings: SimSettings, seed: int | No
             yield d
         while any(not p.exited for p in driver.procs.values()):
             yield env.timeout(1.0)
+        while faults is not None and (driver.restart_pending
+                                      or any(p.is_alive for p in driver.restarted)):
+            yield env.timeout(1.0)  # the restarted API process finishes its work too
 
     done = env.process(everything_done())
     deadline = cfg.derived_deadline_s()
+    if faults is not None:  # long enough to judge liveness after healing
+        deadline = max(deadline, head["params"]["heal_deadline_s"] + 30.0)
     with fewer_collections():
         env.run(until=done | env.timeout(deadline))
     run = tables.run or {}

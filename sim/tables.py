@@ -59,7 +59,7 @@ class Tables:
     def create_run(self, now: float, eff: fx.CreateRun, actor: str, op_id: int):
         self.run = {"STATUS": ph.PREPARED, "PHASE": "", "NEXT_SEQUENCE_ID": 1,
                     "WORKER_TARGETS": {}, "TOTAL_WORKERS_EXPECTED": eff.workers_expected,
-                    **{c: None for c in TIME_COLUMNS}}
+                    "UPDATED_AT": now, **{c: None for c in TIME_COLUMNS}}
         rec = {"kind": "status_write", "op_id": op_id, "writer": actor, "guard": {},
                "set": {"STATUS": ph.PREPARED, "PHASE": ""}, "matched": True,
                "before": None, "after": {"status": ph.PREPARED, "phase": ""}, "db_time": now}
@@ -75,7 +75,8 @@ class Tables:
             return None if r[col] is None else now - r[col]
         return fx.RunRow(r["STATUS"], r["PHASE"], since("START_TIME"),
                          since("WARMUP_START_TIME"), since("MEASUREMENT_START_TIME"),
-                         dict(r["WORKER_TARGETS"]), db_now=now), []
+                         dict(r["WORKER_TARGETS"]), db_now=now,
+                         updated_elapsed=since("UPDATED_AT")), []
 
     def write_run_status(self, now: float, eff: fx.WriteRunStatus, actor: str, op_id: int):
         r = self.run
@@ -93,6 +94,7 @@ class Tables:
                 ph.check_status_edge(r["STATUS"], new_status, actor)
                 ph.check_phase_edge(r["PHASE"], new_phase, actor)
             r.update(applied)
+            r["UPDATED_AT"] = now
             self._version(now, actor)
         after = {"status": r["STATUS"], "phase": r["PHASE"]}
         rec = {"kind": "status_write", "op_id": op_id, "writer": actor,
@@ -150,9 +152,8 @@ class Tables:
             hb = self.heartbeats[wid]
             age = self.age(now, hb, eff.basis)
             if hb.status not in eff.unless and age > eff.age_s:
-                hb.status = eff.status
-                hb.updated_at = now
-                marked.append(wid)
+                hb.status = eff.status  # UPDATED_AT stays the worker's last write, as in
+                marked.append(wid)  # real_backend/sql.py: the basis of "updated_at" ages
                 recs.append({"kind": "heartbeat", "worker": wid, "status": eff.status,
                              "writer": "orchestrator", "age": age})
         return tuple(marked), recs

@@ -11,6 +11,7 @@ from rich.progress import Progress
 from phaselab import replay
 from phaselab.errors import UsageError
 from phaselab.explore import explore, replay_command
+from phaselab.search_space import FULL_FAULTS
 
 NAME = "explore"
 HELP = "randomized swarm search for property violations; exit 1 if any is found"
@@ -22,6 +23,8 @@ def add_arguments(p) -> None:
     p.add_argument("--budget", type=float, default=60.0, metavar="SECONDS")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save", metavar="DIR", help="write each finding as a replay file here")
+    p.add_argument("--faults", action="store_true",
+                   help="draw the fault model too (docs/scenarios.md [faults])")
     p.add_argument("--json", action="store_true")
 
 
@@ -44,7 +47,9 @@ def run(args) -> int:
         def progress(n, k):
             bar.update(task, completed=time.monotonic() - t0,
                        description=f"{n} examples, {k} propert{'y' if k == 1 else 'ies'} violated")
-        n, found = explore(args.scenario, variant, args.budget, args.seed, progress=progress)
+        kw = {"space": FULL_FAULTS} if args.faults else {}
+        n, found = explore(args.scenario, variant, args.budget, args.seed, progress=progress,
+                           **kw)
     if not err.is_terminal:
         print(f"explored {n} examples", file=sys.stderr)
     out = []

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from protocol.actors.errors import allocate_seq, insert_once
 from protocol.actors.polling import announce_event
 from protocol.config import RunConfig
-from protocol.effects import AllocSeq, BumpNextSeq, InsertEvent, Note, ReadNextSeq, Sleep
+from protocol.effects import BumpNextSeq, InsertEvent, Note, ReadNextSeq, Sleep
 from protocol.variants import Switches
 
 
@@ -24,6 +25,8 @@ class OrchestratorState:
     health_started_at: float = float("-inf")  # when the last background refresh began
     spawned: list[str] = field(default_factory=list)
     starting: bool = False  # the run's lock, held by start_run or stop_run (start_run_guard)
+    next_seq: int = 1  # fixed: what NEXT_SEQUENCE_ID should say next (errors.allocate_seq)
+    adopted: bool = False  # a restarted API drives this run; its workers are not its children
 
 
 def worker_tag(test_id: str, measuring: bool) -> str:
@@ -42,8 +45,8 @@ def emit_event(st: OrchestratorState, type_: str, data: dict):
             yield Sleep(0.001)
         st.emit_busy = True
         try:
-            seq = yield AllocSeq(st.run_id)
-            yield InsertEvent(st.run_id, seq, type_, data)
+            seq = yield from allocate_seq(st)
+            yield from insert_once(st, InsertEvent(st.run_id, seq, type_, data))
         finally:
             st.emit_busy = False
         yield from announce_event(st, type_)  # push coordination only

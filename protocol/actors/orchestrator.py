@@ -11,6 +11,9 @@ from protocol import events as ev
 from protocol import phases as ph
 from protocol.actors import polling
 from protocol.actors.common import OrchestratorState, emit_event, note
+from protocol.actors.errors import (create_once, result_row, retrying, until_ok,
+                                    verified_write)
+from protocol.bounds import starting_timeout_s
 from protocol.effects import (NOW, CountHeartbeats, CreateRun, Enrich, Guard, Join,
                               LiveWorkers, MarkHeartbeats, Now, ReadRunStatus, Sleep, Spawn,
                               SpawnWorker, StatementFailed, WriteRunStatus, WriteTestResult)
@@ -19,8 +22,10 @@ NOT_TERMINAL = Guard(status_not_in=tuple(sorted(ph.TERMINAL)))
 
 
 def write(st: OrchestratorState, set_: dict, guard: Guard = Guard(), coalesce=()):
-    try:
-        matched = yield WriteRunStatus(st.run_id, set_, guard, tuple(coalesce))
+    try:  # fixed retries until it knows the outcome (errors.verified_write)
+        matched = yield from verified_write(st.sw, st.run_id,
+                                            WriteRunStatus(st.run_id, set_, guard,
+                                                           tuple(coalesce)))
     except StatementFailed:
         return False
     if matched:
@@ -29,8 +34,9 @@ def write(st: OrchestratorState, set_: dict, guard: Guard = Guard(), coalesce=()
 
 
 def parent(st: OrchestratorState, status: str, enrichment: str | None = None, insert=False):
-    try:
-        yield WriteTestResult(st.run_id, st.run_id, status, enrichment, insert)
+    try:  # upstream ignores a failure; fixed retries (the dashboard waits for this row)
+        yield from result_row(st.sw, WriteTestResult(st.run_id, st.run_id, status, enrichment,
+                                                     insert))
     except StatementFailed:
         pass
 
@@ -100,10 +106,19 @@ def elapsed(st: OrchestratorState, value, db_now: float | None = None):
 
 
 def fail_run(st: OrchestratorState, reason: str, detail: str):
-    """T10: STOP first, then FAILED with END_TIME."""
+    """T10: STOP first, then FAILED with END_TIME. Fixed yields to a user stop: it waits
+    for the run's lock (held by stop_run until CANCELLING is written) and gives up if the run
+    is stopping, so an accepted stop is never overwritten (RUN-USER-STOP-WINS)."""
+    if st.sw.failed_guard == "active_only":
+        while st.starting:
+            yield Sleep(0.01)
+        if st.stopping:
+            return
     yield from emit_event(st, ev.STOP, ev.stop(reason, detail))
+    guard = (NOT_TERMINAL if st.sw.failed_guard == "not_terminal"
+             else Guard(status_in=(ph.STARTING, ph.RUNNING)))
     if (yield from write(st, {"STATUS": ph.FAILED, "END_TIME": NOW,
-                              "CANCELLATION_REASON": detail}, NOT_TERMINAL)):
+                              "CANCELLATION_REASON": detail}, guard)):
         yield from parent(st, ph.FAILED)
 
 
@@ -160,6 +175,28 @@ def poll_iteration(st: OrchestratorState, row):
     return status
 
 
+def live_workers(st: OrchestratorState, status: str):
+    """Worker processes still running: this process's children, or for an adopted run
+    (not its children) the heartbeat rows not yet COMPLETED or DEAD (§3.5 step 5's way). With
+    no row at all, workers may still be starting while STARTING (the STARTING timeout bounds
+    that); in any later status none is left to wait for."""
+    if not st.adopted:
+        return (yield LiveWorkers())
+    try:
+        counts = yield CountHeartbeats(st.run_id)
+    except StatementFailed:
+        return 1  # unknown: keep going
+    if counts.registered == 0:
+        return 1 if status == ph.STARTING else 0
+    return counts.registered - counts.completed
+
+
+def starting_too_long(st: OrchestratorState, row) -> bool:
+    """Fixed: STARTING for longer than bounds.starting_timeout_s fails the run."""
+    return (st.sw.starting_timeout and row.status == ph.STARTING and row.elapsed is not None
+            and row.elapsed > starting_timeout_s(st.cfg))
+
+
 def poll_loop(st: OrchestratorState):
     while True:
         yield Sleep(st.cfg.orchestrator_poll_s)
@@ -169,8 +206,16 @@ def poll_loop(st: OrchestratorState):
             continue
         if row is None:
             return
-        status = yield from poll_iteration(st, row)
-        live = yield LiveWorkers()  # 16. exit checks
+        if starting_too_long(st, row):
+            yield from fail_run(st, ev.WORKER_FAILURE, "STARTING timed out")
+            continue
+        try:
+            status = yield from poll_iteration(st, row)
+        except StatementFailed:
+            if not retrying(st.sw):
+                raise  # upstream: the poll-loop task dies of it
+            continue  # fixed: the next iteration starts afresh
+        live = yield from live_workers(st, status)  # 16. exit checks
         if st.spawned and live == 0:
             break
         if st.stopping:
@@ -194,10 +239,16 @@ def enrichment(st: OrchestratorState):
 def final_step(st: OrchestratorState):
     """§3.4: act on the STATUS read once after the loop."""
     try:
-        row = yield ReadRunStatus(st.run_id)
+        row = yield from until_ok(st.sw, ReadRunStatus(st.run_id))
     except StatementFailed:
         return
     if row is None:
+        return
+    sw = st.sw
+    if (row.status == ph.RUNNING and sw.all_exited_while_running == "fail") or (
+            row.status == ph.STARTING and st.spawned and sw.all_exited_while_starting == "fail"):
+        # fixed: the loop ended because every worker process exited
+        yield from fail_run(st, ev.WORKER_FAILURE, "every worker process exited")
         return
     if row.status in (ph.STOPPING, ph.RUNNING):  # T6 (RUNNING is "unexpected" upstream)
         # fixed (start_run_guard): only from what was read, so a CANCELLING written by a
@@ -216,7 +267,7 @@ def final_step(st: OrchestratorState):
 
 def orchestrator(st: OrchestratorState):
     """The whole life of one run as the API process sees it."""
-    yield CreateRun(st.run_id, st.cfg.workers)
+    yield from create_once(st.sw, CreateRun(st.run_id, st.cfg.workers))
     yield from parent(st, ph.PREPARED, insert=True)
     if not (yield from start_run(st)):
         yield from final_step(st)  # stopped while PREPARED: CANCELLING -> CANCELLED

@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from protocol.actors.common import note, worker_tag
+from protocol.actors.errors import RETRY_S, retrying
 from protocol.effects import (BenchmarkQuery, Connect, Now, Parallel, QueryBurst,
                               SetQueryTag, Sleep, Spawn, StatementFailed, Touch)
 
 ALTER_PARALLELISM = 16  # update_query_tag runs at most 16 ALTERs at once (§6.3)
+CONNECT_ATTEMPTS = 3  # a connect is tried three times, sleeping 1 s x attempt (§8)
 
 
 @dataclass
@@ -34,13 +36,27 @@ class BenchmarkPool:
         return len(self.conns)
 
     def _connect(self, indices):
+        """One batch of creates; a failed create is retried up to CONNECT_ATTEMPTS times,
+        sleeping 1 s x attempt (§8 "Failures"); still failing, the batch raises."""
         w = self.w
         tag = w.tag  # a creation copies the session parameters when it starts (§6.3)
-        handles = yield Parallel(tuple(Connect(w.worker_id, f"{w.worker_id}-c{i}", tag)
-                                       for i in indices))
-        for i, h in zip(indices, handles):
-            self.conns[i] = h
-            self.conn_tags[i] = tag
+        todo = list(indices)
+        for attempt in range(1, CONNECT_ATTEMPTS + 1):
+            handles = yield Parallel(tuple(Connect(w.worker_id, f"{w.worker_id}-c{i}", tag)
+                                           for i in todo), settle=True)
+            failed = []
+            for i, h in zip(todo, handles):
+                if isinstance(h, StatementFailed):
+                    failed.append((i, h))
+                else:
+                    self.conns[i] = h
+                    self.conn_tags[i] = tag
+            if not failed:
+                return
+            if attempt == CONNECT_ATTEMPTS:
+                raise failed[0][1]
+            yield Sleep(1.0 * attempt)
+            todo = [i for i, _ in failed]
 
     def initialize(self):
         """Create the initial connections in batches of `pool_parallel_creates`."""
@@ -109,12 +125,22 @@ class BenchmarkPool:
         atomic = w.sw.tag_switch == "per_task_atomic"
         while not ctl.stop:
             if ctl.index not in self.conns:
-                yield from self._connect([ctl.index])
+                try:
+                    yield from self._connect([ctl.index])
+                except StatementFailed:
+                    if not retrying(w.sw):
+                        raise  # upstream: the task dies of it
+                    yield Sleep(RETRY_S)
+                    continue
             conn = self.conns[ctl.index]
             epoch = w.epoch
             if atomic and self.conn_tags[ctl.index] != w.tag:
                 tag = w.tag
-                yield SetQueryTag(w.worker_id, conn, tag)
+                try:
+                    yield SetQueryTag(w.worker_id, conn, tag)
+                except StatementFailed:  # the session keeps (or may keep) its old tag:
+                    yield Sleep(RETRY_S)  # no query on it before the ALTER succeeded
+                    continue
                 self.conn_tags[ctl.index] = tag
                 if w.epoch != epoch:
                     continue  # the hook ran meanwhile: take (tag, epoch) afresh

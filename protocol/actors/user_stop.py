@@ -4,6 +4,7 @@ from __future__ import annotations
 from protocol import events as ev
 from protocol import phases as ph
 from protocol.actors.common import OrchestratorState, emit_event, note
+from protocol.actors.errors import until_ok
 from protocol.actors.orchestrator import NOT_TERMINAL, parent, write
 from protocol.effects import (NOW, LiveWorkers, ReadRunStatus, Sleep, StatementFailed,
                               TerminateWorkers)
@@ -12,7 +13,7 @@ from protocol.effects import (NOW, LiveWorkers, ReadRunStatus, Sleep, StatementF
 def read_unfinished(st: OrchestratorState):
     """The run's row, or None when it is missing, unreadable or already terminal."""
     try:
-        row = yield ReadRunStatus(st.run_id)
+        row = yield from until_ok(st.sw, ReadRunStatus(st.run_id))
     except StatementFailed:
         return None
     return None if row is None or row.status in ph.TERMINAL else row

@@ -12,6 +12,7 @@ from protocol import events as ev
 from protocol import phases as ph
 from protocol.actors import polling
 from protocol.actors.common import note, worker_tag
+from protocol.actors.errors import retrying, until_ok
 from protocol.actors.tasks import BenchmarkPool
 from protocol.config import RunConfig
 from protocol.effects import (Join, MergeHeartbeat, Now, ReadRunStatus, Setup,
@@ -58,6 +59,19 @@ def heartbeat(w: WorkerState, status: str, pool: BenchmarkPool | None = None):
                              pool.size() if pool else 0, w.current_target)
     except StatementFailed:
         pass
+
+
+def sure_heartbeat(w: WorkerState, status: str, pool: BenchmarkPool | None = None):
+    """STARTING (it registers the row), the first READY, the first RUNNING (DRAINING may
+    follow only it) and COMPLETED or DEAD (the grammar's last word):
+    upstream writes it once (a failure only records the error); fixed retries it until it is
+    written (after a timeout it may be written twice: a stutter of the same status)."""
+    if not retrying(w.sw):
+        yield from heartbeat(w, status, pool)
+        return
+    yield from until_ok(w.sw, MergeHeartbeat(w.run_id, w.worker_id, w.group_id, status,
+                                             w.current_phase, pool.size() if pool else 0,
+                                             w.current_target))
 
 
 def mark(w: WorkerState, name: str):
@@ -245,13 +259,13 @@ def worker(cfg: RunConfig, sw: Switches, run_id: str, worker_id: str, group_id: 
     w.current_target = initial_target(cfg)  # W10
     yield from set_phase(w, snapshot_phase or ph.PREPARING, "startup")
     pool = BenchmarkPool(w)
-    yield from heartbeat(w, ph.HB_STARTING)  # W11
+    yield from sure_heartbeat(w, ph.HB_STARTING)  # W11 (fixed: retried, it registers the row)
     if sw.pool_init == "before_ready":
         yield from heartbeat(w, ph.HB_INITIALIZING)  # W12
         try:
             yield from pool.initialize()
         except StatementFailed:
-            yield from heartbeat(w, ph.HB_DEAD)
+            yield from sure_heartbeat(w, ph.HB_DEAD)
             return 2
         yield from mark(w, "pool_ready")
     if not sw.ready_after_setup:  # bug-zoo regression: READY moved above W13
@@ -259,18 +273,18 @@ def worker(cfg: RunConfig, sw: Switches, run_id: str, worker_id: str, group_id: 
     try:
         yield Setup(worker_id)  # W13
     except StatementFailed:
-        yield from heartbeat(w, ph.HB_DEAD)
+        yield from sure_heartbeat(w, ph.HB_DEAD)
         return 1
-    yield from heartbeat(w, ph.HB_READY, pool)  # W14
+    yield from sure_heartbeat(w, ph.HB_READY, pool)  # W14
     yield from mark(w, "ready")
     if snapshot_status in ph.TERMINAL:  # W16
-        yield from heartbeat(w, ph.HB_COMPLETED)
+        yield from sure_heartbeat(w, ph.HB_COMPLETED)
         return 0
     if not (yield from wait_loop(w)):  # W17
         if w.terminal_seen or w.stopping:
-            yield from heartbeat(w, ph.HB_COMPLETED)
+            yield from sure_heartbeat(w, ph.HB_COMPLETED)
             return 0
-        yield from heartbeat(w, ph.HB_DEAD)
+        yield from sure_heartbeat(w, ph.HB_DEAD)
         return 3
     yield from mark(w, "wait_returned")
     polling.wait_ended(w, (yield Now()))
@@ -286,16 +300,16 @@ def worker(cfg: RunConfig, sw: Switches, run_id: str, worker_id: str, group_id: 
         yield from mark(w, "tasks_spawned")
     if cfg.parallel_startup:  # seed 002 priority 2: W18 and the insert at once
         if not (yield from polling.running_writes(w, pool.size())):
-            yield from heartbeat(w, ph.HB_DEAD)
+            yield from sure_heartbeat(w, ph.HB_DEAD)
             return 1
         yield from mark(w, "heartbeat_running")
     else:
-        yield from heartbeat(w, ph.HB_RUNNING, pool)  # W18
+        yield from sure_heartbeat(w, ph.HB_RUNNING, pool)  # W18
         yield from mark(w, "heartbeat_running")
         try:
             yield WriteTestResult(run_id, w.test_id, ph.RUNNING, insert=True)
         except StatementFailed:
-            yield from heartbeat(w, ph.HB_DEAD)
+            yield from sure_heartbeat(w, ph.HB_DEAD)
             return 1
     yield from mark(w, "test_row_inserted")
     if not cfg.prespawn_tasks:
@@ -323,5 +337,5 @@ def exit_sequence(w: WorkerState, pool: BenchmarkPool):
     except StatementFailed:
         pass
     ok = w.exit_status in (ph.COMPLETED, ph.CANCELLED)
-    yield from heartbeat(w, ph.HB_COMPLETED if ok else ph.HB_DEAD)
+    yield from sure_heartbeat(w, ph.HB_COMPLETED if ok else ph.HB_DEAD)
     return 0 if ok else 1

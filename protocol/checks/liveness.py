@@ -30,11 +30,14 @@ def hb_grammar(trace: Trace) -> Iterator[Violation]:
     READY+ (RUNNING+ DRAINING?)? (COMPLETED|DEAD), DEAD after any prefix); orchestrator
     writes may only be STALE or DEAD. The word must be complete (end in COMPLETED/DEAD) for a
     worker whose process exited with code 0 (it ran its exit sequence); a killed or crashed
-    worker may leave a prefix (LIVE-WORKER-EXIT judges those)."""
+    worker may leave a prefix (LIVE-WORKER-EXIT judges those). The same status written again
+    at once (a write retried after a timeout, issue 9) counts once."""
     for k, hbs in trace.by_worker("heartbeat").items():
         state, word = None, []
         for h in hbs:
             st = h.get("status")
+            if hb_writer(h) == "worker" and st == state and word:
+                continue  # a stutter: the same status written again (a retry after a timeout)
             if hb_writer(h) == "orchestrator":
                 if st not in (HB_STALE, HB_DEAD):
                     yield Violation("HB-GRAMMAR", f"orchestrator wrote heartbeat status {st} for {k} "

@@ -9,6 +9,7 @@ from protocol.phases import (CANCELLED, CANCELLING, COMPLETED, FAILED, HB_READY,
                              STOPPING, TERMINAL, WARMUP)
 from protocol.trace import Trace
 
+from .faults import lost_with_app
 from .base import (TOL, Violation, as_time, checker, cols, ft, hb_writer, num, nums, queries,
                    stop_reason)
 
@@ -256,7 +257,8 @@ def run_stop_announced(trace: Trace) -> Iterator[Violation]:
 def run_user_stop_wins(trace: Trace) -> Iterator[Violation]:
     """A user stop accepted while STATUS was (for sure) STARTING or RUNNING, with no other STOP
     visible before the acceptance, ends the run CANCELLED. Checked when the final status is
-    terminal; a run stuck before that is LIVE-RUN-TERMINATES' business."""
+    terminal; a run stuck before that is LIVE-RUN-TERMINATES' business. A stop whose API process
+    died before its STOP was emitted (an app_restart fault) was never accepted."""
     chain = [w for w in trace.status_chain() if w["certain"]]
     if not chain:
         return
@@ -265,6 +267,8 @@ def run_user_stop_wins(trace: Trace) -> Iterator[Violation]:
         return
     for u in trace.of("stop_request"):
         if not trace.statuses_at(u["t"]) <= {STARTING, RUNNING}:
+            continue
+        if lost_with_app(trace, u["t"]):  # the API died before the stop was durable
             continue
         other = [e for e in trace.of("event_emit") if e.get("type") == STOP
                  and stop_reason(e) != USER_REQUESTED and e["t"] < u["t"] - TOL]
