@@ -8,8 +8,8 @@ from protocol.events import SET_PHASE, SET_WORKER_TARGET, START, STOP
 from protocol.phases import HB_FINAL, RUNNING, TERMINAL
 from protocol.trace import Trace
 
-from .base import (TOL, Violation, as_json, checker, cols, concerns, ft, hb_writer, nums,
-                   queries)
+from .base import (TOL, Violation, as_json, checker, cols, concerns, effect_window, ft,
+                   hb_writer, need, queries)
 
 
 def _desc(e: dict) -> str:
@@ -58,11 +58,13 @@ def ev_seq_unique(trace: Trace) -> Iterator[Violation]:
 
 @checker("EV-SEQ-PREFIX")
 def ev_seq_prefix(trace: Trace) -> Iterator[Violation]:
-    """Whenever event s is visible (its event_emit t), every event with a lower seq already is:
+    """Whenever event s is visible (its event_emit t), every event with a lower seq already is
+    (live: s's whole insert came before the lower one's began, the interval rule):
     one violation per late lower event, naming the higher event that became visible first."""
     emits = [e for e in trace.of("event_emit") if isinstance(e.get("seq"), int)]
+    win = {id(e): effect_window(trace, e) for e in emits}  # live: invoke to completion
     for f in emits:
-        early = [e for e in emits if e["seq"] > f["seq"] and e["t"] < f["t"] - TOL]
+        early = [e for e in emits if e["seq"] > f["seq"] and win[id(e)][1] < win[id(f)][0] - TOL]
         if early:
             e = min(early, key=lambda e: e["t"])
             yield Violation("EV-SEQ-PREFIX",
@@ -268,10 +270,10 @@ def ev_converge(trace: Trace) -> Iterator[Violation]:
     D + the event's ramp_seconds): current_target = the event's target = WORKER_TARGETS[k].
     Skipped for workers that stopped (applied STOP, exited, final heartbeat, terminal run) by
     then, workers without a main_loop marker, and deadlines beyond the end of the trace."""
-    p = nums(trace, "E", "R", "L")
+    p = need(trace, "E", "R", "L")
     emits = [e for e in trace.of("event_emit") if e.get("type") in (SET_PHASE, SET_WORKER_TARGET)
              and _value(e) not in (None, "")]
-    if p is None or not emits:
+    if not emits:
         return
     bound, end = sum(p), trace.end_t()
     states = trace.by_worker("worker_state")
@@ -319,9 +321,9 @@ def ev_converge(trace: Trace) -> Iterator[Violation]:
 def ev_stop_delivery(trace: Trace) -> Iterator[Violation]:
     """No worker starts a query later than min(first STOP visible + E + L, first certain write
     taking STATUS out of RUNNING + R + L). One violation per worker (its first late query)."""
-    p = nums(trace, "E", "R", "L")
+    p = need(trace, "E", "R", "L")
     qs = queries(trace)
-    if p is None or not qs:
+    if not qs:
         return
     E, R, L = p
     stops = [e for e in trace.of("event_emit") if e.get("type") == STOP]
