@@ -62,6 +62,11 @@ class Switches:
     # PROCESSING to RUN_STATUS.PHASE (reference; found by issue 3's search); fixed never
     # sends a lower phase than it already sent, except FAILED/CANCELLED.
     ws_phase_never_back: bool = False
+    # §3.2 block 16: the poll loop only checks that all worker processes exited (reference:
+    # a worker killed mid-run goes unnoticed until its heartbeat ages past the DEAD limit, or
+    # at all when the run ends first); fixed also fails the run, within one iteration, when a
+    # worker process exits without a final heartbeat while STARTING or RUNNING (issue 8).
+    fail_on_silent_exit: bool = False
 
 
 SWITCH_CHOICES: dict[str, tuple[Any, ...] | type] = {
@@ -82,6 +87,7 @@ SWITCH_CHOICES: dict[str, tuple[Any, ...] | type] = {
     "ready_after_setup": bool,
     "start_run_guard": bool,
     "ws_phase_never_back": bool,
+    "fail_on_silent_exit": bool,
 }
 
 REFERENCE = Switches()
@@ -97,6 +103,7 @@ FIXED = Switches(
     user_stop_order="write_first",
     start_run_guard=True,
     ws_phase_never_back=True,
+    fail_on_silent_exit=True,
 )
 
 # One preset per known bug: the fixed protocol with exactly one regression put back.

@@ -9,7 +9,7 @@ from protocol.phases import (CANCELLING, COMPLETED, HB_COMPLETED, HB_DEAD, HB_FI
                              PROCESSING, RUNNING, STARTING, STOPPING, TERMINAL, FAILED, CANCELLED)
 from protocol.trace import Trace
 
-from .base import TOL, Violation, checker, ft, hb_writer, num, nums, queries_by_worker
+from .base import TOL, Violation, checker, ft, hb_writer, need, num, queries_by_worker
 
 
 def _own(hbs: list[dict]) -> list[dict]:
@@ -96,9 +96,7 @@ def hb_ready_means_ready(trace: Trace) -> Iterator[Violation]:
 def hb_gap(trace: Trace) -> Iterator[Violation]:
     """Consecutive own heartbeats of a worker are less than stale_s apart (run clock), from its
     first to its final one, whatever it is doing in between."""
-    stale = num(trace, "stale_s")
-    if stale is None:
-        return
+    (stale,) = need(trace, "stale_s")
     for k, hbs in trace.by_worker("heartbeat").items():
         own = _own(hbs)
         for a, b in zip(own, own[1:]):
@@ -116,10 +114,7 @@ def hb_no_false_dead(trace: Trace) -> Iterator[Violation]:
     final COMPLETED. This is stronger than the 1 s-cadence premise of the property: any mark of
     a fresher row means the computed age mixed clocks or time zones. One violation per worker
     and mark status (the first, with the count)."""
-    p = nums(trace, "stale_s", "dead_s", "L")
-    if p is None:
-        return
-    stale, dead, L = p
+    stale, dead, L = need(trace, "stale_s", "dead_s", "L")
     eps = num(trace, "clock_eps_s") or 0.0
     for k, hbs in trace.by_worker("heartbeat").items():
         false: dict[str, list[tuple[dict, dict, str]]] = {}
@@ -153,11 +148,10 @@ def hb_dead_detection(trace: Trace) -> Iterator[Violation]:
     the orchestrator by t + dead_s + health_refresh_s (2 s unless stated) + P + L, unless the run
     was terminal by then or the trace ends first. After an orchestrator DEAD mark made while
     STATUS was (for sure) STARTING or RUNNING, FAILED is written within P, unless a CANCELLING /
-    CANCELLED write got there first. (A worker's own DEAD leading to FAILED is not checked.)"""
-    p = nums(trace, "dead_s", "P", "L")
-    if p is None:
-        return
-    dead, P, L = p
+    CANCELLED write got there first. (A worker's own DEAD leading to FAILED is not checked.)
+    And a worker process that died unasked is detected within the same bound from its death
+    (_silent_deaths), even when the run would otherwise have ended first."""
+    dead, P, L = need(trace, "dead_s", "P", "L")
     refresh = num(trace, "health_refresh_s")
     refresh = 2.0 if refresh is None else refresh
     end = trace.end_t()
@@ -179,6 +173,55 @@ def hb_dead_detection(trace: Trace) -> Iterator[Violation]:
                 yield Violation("HB-DEAD-DETECTION", f"{k} was marked DEAD at t={ft(m['t'])} while the run "
                                 f"was {'/'.join(map(str, trace.statuses_at(m['t'])))}, but FAILED was not "
                                 f"written by t={ft(m['t'] + P)}", (m,))
+    yield from _silent_deaths(trace, dead + refresh + P + L, chain)
+
+
+def _how_died(ex: dict) -> str:
+    if ex.get("signal"):
+        return f"killed by {ex['signal']}"
+    return f"exit code {ex.get('code')}"
+
+
+def _silent_deaths(trace: Trace, bound: float, chain: list[dict]) -> Iterator[Violation]:
+    """A worker process that exits unasked (proc exit without `requested`) and without a final
+    own heartbeat while the run is for sure STARTING or RUNNING and no STOP is visible, has
+    died: within `bound` (the heartbeat rule's dead_s + refresh + P + L, counted from the
+    death itself, so start-up deaths get the same bound) the orchestrator marks it DEAD or
+    the run is failed or cancelled. A run that ends otherwise (COMPLETED) without either has
+    missed the death, whatever the heartbeat rule's 'terminal by then' allows."""
+    hbs = trace.by_worker("heartbeat")
+    stops = [e["t"] for e in trace.of("event_emit") if e.get("type") == STOP]
+    end = trace.end_t()
+    run_end = next(iter(trace.of("run_end")), None)
+    for ex in trace.of("proc"):
+        if ex.get("action") != "exit" or ex.get("requested"):
+            continue
+        k, t = ex.get("worker"), ex["t"]
+        own = [h for h in _own(hbs.get(k, [])) if h["t"] <= t + TOL]
+        if own and own[-1].get("status") in HB_FINAL:
+            continue
+        if not trace.statuses_at(t) <= {STARTING, RUNNING} or any(s <= t + TOL for s in stops):
+            continue
+        dl = t + bound
+        marked = [h["t"] for h in hbs.get(k, []) if hb_writer(h) == "orchestrator"
+                  and h.get("status") == HB_DEAD and h["t"] >= t - TOL]
+        failed = [e["t"] for e in trace.of("event_emit") if e.get("type") == STOP
+                  and (e.get("payload") or {}).get("reason") == "worker_failure" and e["t"] >= t - TOL]
+        ended = [w["t"] for w in chain if w["t"] >= t - TOL
+                 and w["after"]["status"] in (FAILED, CANCELLING, CANCELLED)]
+        seen = min(marked + failed + ended, default=None)
+        if seen is not None and seen <= dl + TOL:
+            continue
+        done = [w for w in chain if w["t"] >= t - TOL and w["after"]["status"] in TERMINAL]
+        if seen is None and not done and dl > end and not (run_end and run_end.get("reason") == "finished"):
+            continue  # the trace stops before the bound: nothing to say yet
+        how = (f"the run went on to {done[0]['after']['status']} at t={ft(done[0]['t'])} without "
+               f"detecting it" if done and (seen is None or done[0]['t'] < seen)
+               else f"it was not detected by t={ft(dl)}" if seen is None
+               else f"it was detected only at t={ft(seen)}, after t={ft(dl)}")
+        yield Violation("HB-DEAD-DETECTION", f"{k}'s process died ({_how_died(ex)}) at t={ft(t)} while the "
+                        f"run was {'/'.join(map(str, trace.statuses_at(t)))}, with no final heartbeat; "
+                        f"{how} (bound {bound:g} s: dead_s + refresh + P + L)", (ex,) + tuple(done[:1]))
 
 
 @checker("LIVE-WORKER-EXIT")
@@ -187,9 +230,7 @@ def live_worker_exit(trace: Trace) -> Iterator[Violation]:
     it exits within D + F + kill_after_s (0 unless stated) after the first of: a visible STOP, a
     terminal STATUS, its own DEAD heartbeat (or its spawn, if later). A missing exit is a
     violation when the driver finished the run normally or the bound has passed."""
-    p = nums(trace, "D", "F")
-    if p is None:
-        return
+    p = need(trace, "D", "F")
     bound = p[0] + p[1] + (num(trace, "kill_after_s") or 0.0)
     end = trace.end_t()
     run_end = next(iter(trace.of("run_end")), None)
