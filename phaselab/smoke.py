@@ -201,3 +201,29 @@ def server_comparison(trace_tags: dict[str, dict[str, int]], run_id: str,
     return {"rows": rows, "errors": server.get("errors", []),
             "note": "short queries on hybrid tables may appear only in "
                     "ACCOUNT_USAGE.AGGREGATE_QUERY_HISTORY, hours later"}
+
+
+def deaths(records: list[dict]) -> list[dict]:
+    """Worker processes that exited unasked with a non-zero code or a signal (a SIGKILL, a
+    crash), each with what noticed it first: the orchestrator's DEAD mark of that worker or a
+    STOP{worker_failure} after the death, or nothing. The report lists them whatever the
+    verdict says, so that no death goes unmentioned."""
+    out = []
+    for r in records:
+        if r.get("kind") != "proc" or r.get("action") != "exit" or r.get("requested") \
+                or not r.get("code"):
+            continue
+        k, t = r.get("worker"), r["t"]
+        seen = [(h["t"], "marked DEAD by the orchestrator") for h in records
+                if h.get("kind") == "heartbeat" and h.get("worker") == k and h["t"] >= t
+                and h.get("status") == "DEAD" and h.get("writer") == "orchestrator"]
+        seen += [(e["t"], "STOP worker_failure") for e in records
+                 if e.get("kind") == "event_emit" and e.get("type") == "STOP" and e["t"] >= t
+                 and (e.get("payload") or {}).get("reason") == "worker_failure"]
+        first = min(seen, default=None)
+        out.append({"worker": k, "t": round(t, 3), "code": r.get("code"),
+                    "signal": r.get("signal"),
+                    "detected_t": None if first is None else round(first[0], 3),
+                    "detected_by": None if first is None else first[1],
+                    "after_s": None if first is None else round(first[0] - t, 3)})
+    return out

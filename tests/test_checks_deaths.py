@@ -93,3 +93,18 @@ def test_startup_death_without_any_heartbeat_gets_the_same_bound():
 def test_trace_ending_before_the_bound_says_nothing_yet():
     b = _run(6.0)  # no run_end, trace ends at the death
     assert violations(b, "HB-DEAD-DETECTION") == []
+
+
+def test_final_heartbeat_with_unknown_outcome_may_have_applied():
+    """Under load a final COMPLETED heartbeat times out (info): it may have applied, so an
+    exit 0 after it is no HB-GRAMMAR violation; a certain failure still is."""
+    from tests.trace_builder import clean_run, is_
+    for outcome, bad in (("info", False), ("fail", True)):
+        b = clean_run().drop(is_("heartbeat", worker="worker-0", status="COMPLETED"))
+        b.op(37.4, "worker-0", "merge_heartbeat", outcome=outcome, worker_id="worker-0",
+             status="COMPLETED")
+        vs = violations(b, "HB-GRAMMAR")
+        if bad:
+            assert_violation(vs, "HB-GRAMMAR", "worker-0 exited with code 0")
+        else:
+            assert vs == []

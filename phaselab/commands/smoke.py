@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 
 from rich.console import Console
 from rich.markup import escape
@@ -82,11 +83,41 @@ class _Progress:
                     "connect": f"connecting to {info.get('where')}",
                     "schema": f"creating schema {info.get('schema')}",
                     "stopping": f"stopping ({info.get('reason')})",
-                    "cleanup": "dropping the schema, stopping the server"}.get(what, what)
+                    "cleanup": _cleanup_text(info)}.get(what, what)
             if not self.status:
                 self.console.print(f"[dim]smoke: {escape(text)}[/dim]")
         if self.status:
             self.status.update(text)
+
+
+def _cleanup_text(info: dict) -> str:
+    """Only what is being done: no schema to drop before one was created, no server on
+    Snowflake."""
+    steps = []
+    if info.get("schema"):
+        steps.append(f"dropping schema {info['schema']}")
+    if info.get("server") == "stop":
+        steps.append("stopping the embedded server")
+    elif info.get("server") == "lost":
+        steps.append("removing the lost server's data")
+    steps.append("removing the run's temporary files")
+    return ", ".join(steps)
+
+
+class _StopSignals:
+    """SIGTERM and SIGHUP end a smoke run the way Ctrl-C does (KeyboardInterrupt in the main
+    thread): the run stops, cleans up and exits 130; without this they would kill the process
+    outright and leave the server, the workers and the run directory to the watchdogs."""
+
+    def __enter__(self):
+        def interrupt(signum, frame):
+            raise KeyboardInterrupt(signal.Signals(signum).name)
+        self.old = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+        return self
+
+    def __exit__(self, *exc):
+        for sig, old in self.old.items():
+            signal.signal(sig, old)
 
 
 def run(args) -> int:
@@ -102,11 +133,15 @@ def run(args) -> int:
                             connection_name=args.connection_name, control_tag=args.control_tag)
     err = Console(stderr=True)
     try:
-        with _Progress(err) as prog:
+        with _StopSignals(), _Progress(err) as prog:
             res = live_run(cfg, sw, args.variant, settings,
                            scenario={"command": "smoke", "backend": args.backend}, progress=prog)
     except LiveSetupError as exc:
         raise UsageError(f"--backend {args.backend}: {exc}") from None
+    except KeyboardInterrupt:  # during set-up: live_run has already cleaned up
+        err.print("smoke: interrupted; everything it had started is removed",
+                  markup=False, highlight=False)
+        return 130
     if args.trace and res.records:
         write_atomically(args.trace, (dumps(r) for r in res.records))
     trace = Trace(res.records)
@@ -117,6 +152,7 @@ def run(args) -> int:
     slow = smoke.over_bound(res.records, trace.header)
     fails = smoke.failures(res.records)
     server = smoke.server_comparison(summary["tags"], res.run_id, res.server_counts)
+    died = smoke.deaths(res.records)
     completed = res.reason == "finished" and res.status == "COMPLETED"
     problems = []
     if not completed:
@@ -129,17 +165,20 @@ def run(args) -> int:
             "backend": args.backend, "run_id": res.run_id, "schema": res.schema,
             "variant": args.variant, "status": res.status, "phase": res.phase,
             "reason": res.reason, "error": res.error, "completed": completed,
-            "schema_dropped": res.schema_dropped, "wall_s": round(res.wall_s, 3),
+            "schema_dropped": res.schema_dropped, "schema_fate": res.schema_fate,
+            "wall_s": round(res.wall_s, 3),
             "setup_s": round(res.setup_s, 3), "server_start_s": res.server_start_s,
             "summary": summary, "verdict": report.json_verdict(verdict),
             "latency_ms": lat, "failures": fails, "over_L": slow, "bottleneck": bn,
             "server_counts": server, "L": trace.param("L"), "trace": args.trace,
+            "deaths": died,
             "problems": problems}, default=str))
     else:
         out = Console()
         report.render_run(out, f"phaselab smoke — {args.backend} backend, run {res.run_id}, "
                           f"variant {args.variant}, {args.workers} workers x "
                           f"{args.connections} connections", summary, verdict, [])
+        _render_deaths(out, died)
         _render_latency(out, lat, fails)
         _render_load(out, bn, slow, trace.param("L"))
         if server:
@@ -147,11 +186,20 @@ def run(args) -> int:
         for p in problems:
             out.print(f"[red]{escape(str(p))}[/red]")
         out.print(f"Wall {res.wall_s:.1f} s (set-up {res.setup_s:.1f} s); schema {res.schema} "
-                  f"{'dropped' if res.schema_dropped else 'NOT confirmed dropped'}"
+                  f"{res.schema_fate}"
                   + (f"; trace in {args.trace}" if args.trace else ""), markup=False)
     if res.reason == "interrupted":
         return 130
     return 0 if verdict["ok"] and completed else 1
+
+
+def _render_deaths(out: Console, died: list[dict]) -> None:
+    for d in died:
+        how = f"killed by {d['signal']}" if d["signal"] else f"exited with code {d['code']}"
+        seen = (f"noticed {d['after_s']:.1f} s later ({d['detected_by']})" if d["detected_by"]
+                else "nothing in the run noticed it")
+        out.print(f"[red]Worker death:[/red] {escape(d['worker'])} {how} at t={d['t']:.1f} s, "
+                  f"not asked to stop; {escape(seen)}")
 
 
 def _render_latency(out: Console, lat: dict, fails: dict) -> None:

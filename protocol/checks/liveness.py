@@ -46,7 +46,11 @@ def hb_grammar(trace: Trace) -> Iterator[Violation]:
             word.append(st)
             state = st
         ex = _exit(trace, k)
-        if ex is not None and ex.get("code") == 0 and word and state not in HB_FINAL:
+        maybe_final = [i for i in trace.uncertain_ops("merge_heartbeat")
+                       if (i.get("args") or {}).get("worker_id") == k
+                       and (i.get("args") or {}).get("status") in HB_FINAL]
+        if ex is not None and ex.get("code") == 0 and word and state not in HB_FINAL \
+                and not maybe_final:  # a final heartbeat whose outcome is unknown may have applied
             yield Violation("HB-GRAMMAR", f"{k} exited with code 0 at t={ft(ex['t'])} but its last own "
                             f"heartbeat is {state}, not COMPLETED or DEAD", (ex,))
 
