@@ -42,8 +42,10 @@ from .clock import RunClock
 from .connection import ConnectError, ConnSpec, TaggedConnection, open_connection, redact
 from .processes import WorkerLauncher
 
+# A failure of these is `fail` (nothing changed). alloc_seq is not one: a NEXTVAL that timed
+# out may have consumed a value (a gap), so its failure is `info`.
 READ_ONLY_OPS = {"read_run_status", "read_next_seq", "fetch_events", "count_heartbeats",
-                 "read_enrichment_status", "enrich", "setup", "alloc_seq"}
+                 "read_enrichment_status", "enrich", "setup"}
 
 
 class Cancelled(Exception):
@@ -105,8 +107,11 @@ def _args(e: fx.Statement) -> dict:
 def _outcome(exc: BaseException, op: str) -> str:
     """fail: certainly not applied; info: may have applied (timeouts, HTTP 5xx, lost link)."""
     from snowflake.connector import errors
-    if op in READ_ONLY_OPS or isinstance(exc, (errors.ProgrammingError, ValueError,
-                                               ConnectError)):
+    if isinstance(exc, (ValueError, ConnectError)):
+        return "fail"  # never sent
+    if op == "alloc_seq":
+        return "info"  # a NEXTVAL cancelled by a timeout may still have consumed its value
+    if op in READ_ONLY_OPS or isinstance(exc, errors.ProgrammingError):
         return "fail"
     return "info"
 
@@ -130,6 +135,7 @@ class RealDriver:
         if run_dir is not None:
             base = {"epoch_wall": self.clock.epoch_wall, "conn": spec.to_json(),
                     "database": sql.database, "schema": sql.schema, "hybrid": sql.hybrid,
+                    "snowflake": sql.snowflake,
                     **(worker_config or {})}
             self._workers = WorkerLauncher(run_dir, base, self._record_driver)
 
@@ -395,7 +401,7 @@ class RealDriver:
         stamp = wall.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
         self._rowcount(task, self.sql.merge_heartbeat(e, stamp))
         return True, [("heartbeat", {"worker": e.worker_id, "status": e.status,
-                                     "writer": "worker",
+                                     "writer": "worker", "op_id": op_id,
                                      "stamp": self.clock.from_wall(wall.timestamp())})]
 
     def _do_mark_heartbeats(self, e: fx.MarkHeartbeats, task, op_id):
@@ -406,7 +412,8 @@ class RealDriver:
             if self._rowcount(task, self.sql.mark_one(e, worker_id)) > 0:
                 marked.append(worker_id)
                 truth.append(("heartbeat", {"worker": worker_id, "status": e.status,
-                                            "writer": "orchestrator", "age": float(age)}))
+                                            "writer": "orchestrator", "age": float(age),
+                                            "op_id": op_id}))
         return tuple(marked), truth
 
     def _do_count_heartbeats(self, e, task, op_id):

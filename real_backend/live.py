@@ -36,7 +36,8 @@ from protocol.variants import Switches, as_dict
 
 from . import sql as S
 from .clock import RunClock
-from .connection import (ConnectError, ConnSpec, TaggedConnection, create_run_schema,
+from .connection import (DEFAULT_TIMEOUTS, ConnectError, ConnSpec, TaggedConnection,
+                         create_run_schema,
                          drop_run_schema, embedded_spec, open_connection, redact,
                          snowflake_spec, statement_bound_s)
 from .driver import RealDriver, merge_trace_files
@@ -53,13 +54,23 @@ class LiveSetupError(Exception):
 @dataclass(frozen=True)
 class LiveSettings:
     backend: str = "embedded"
-    statement_timeout_s: float = 1.0  # connector timeouts; L = statement_bound_s(this)
-    login_timeout_s: float = 10.0  # a connection is open within this or the run stops
+    # None: the backend's default (connection.DEFAULT_TIMEOUTS: 1 / 10 / 60 s embedded,
+    # 10 / 60 / 300 s Snowflake); resolved() fills them in.
+    statement_timeout_s: float | None = None  # connector timeouts; L = statement_bound_s(this)
+    login_timeout_s: float | None = None  # a connection is open within this or the run stops
     proc_start_bound_s: float = 10.0  # a worker process is importing and running by then
     connection_name: str | None = None  # a connections.toml entry (snowflake)
     control_tag: str = "phaselab"  # QUERY_TAG of control connections (reference: flakebench)
     idle_probe: int = 12  # benchmark lookups timed on an idle server before the run
-    setup_timeout_s: float = 60.0  # DDL and the benchmark fill on the admin connection
+    setup_timeout_s: float | None = None  # DDL and the benchmark fill on the admin connection
+    login_timeout_given: bool = False  # --login-timeout was given (else a named entry's wins)
+
+    def resolved(self) -> "LiveSettings":
+        st, lo, se = DEFAULT_TIMEOUTS.get(self.backend, DEFAULT_TIMEOUTS["embedded"])
+        return dataclasses.replace(
+            self, statement_timeout_s=self.statement_timeout_s or st,
+            login_timeout_given=self.login_timeout_given or self.login_timeout_s is not None,
+            login_timeout_s=self.login_timeout_s or lo, setup_timeout_s=self.setup_timeout_s or se)
 
 
 @dataclass
@@ -78,6 +89,7 @@ class LiveResult:
     schema_dropped: bool = False
     schema_created: bool = False  # CREATE SCHEMA was sent (so the drop is ours to do)
     schema_fate: str = "NOT confirmed dropped"  # what became of it, for the report
+    tables: str | None = None  # hybrid | standard | standard (hybrid tables refused: ...)
     settings: "LiveSettings | None" = None
     error: str | None = None
     server_counts: dict | None = None  # Snowflake: benchmark queries per QUERY_TAG
@@ -92,6 +104,7 @@ def new_ids() -> tuple[str, str]:
 def header(cfg: RunConfig, sw: Switches, variant: str, settings: LiveSettings, run_id: str,
            scenario: dict | None, live: dict | None = None) -> dict:
     """The `run` record, as sim/run.py builds it, with the live backend's own bounds."""
+    settings = settings.resolved()
     L = statement_bound_s(settings.statement_timeout_s)
     Q = L + cfg.think_time_s
     hook_s = math.ceil(cfg.connections_per_worker / ALTER_PARALLELISM) * L
@@ -103,6 +116,8 @@ def header(cfg: RunConfig, sw: Switches, variant: str, settings: LiveSettings, r
     params["clock_eps_s"] = 0.01  # one host: processes share a monotonic clock anchored once
     params["statement_timeout_s"] = L
     params["backend"] = settings.backend
+    # a Snowflake sequence (ORDER) is unique and increasing but may leave gaps
+    params["seq_gaps"] = settings.backend == "snowflake"
     return {"t": 0.0, "actor": "phaselab", "kind": "run", "run_id": run_id, "seed": None,
             "variant": variant, "switches": as_dict(sw), "world": "live", "params": params,
             "scenario": scenario or {}, "live": live or {}}
@@ -123,8 +138,28 @@ def backend_spec(settings: LiveSettings, server: ServerProcess | None) -> ConnSp
     else:
         raise LiveSetupError(f"unknown backend {settings.backend!r}; allowed: "
                              f"{', '.join(BACKENDS)}")
-    return _with(spec, login_timeout=max(1, math.ceil(settings.login_timeout_s)),
-                 statement_timeout_s=settings.statement_timeout_s)
+    login = ({"login_timeout": max(1, math.ceil(settings.login_timeout_s))}
+             if settings.login_timeout_given or not spec.connection_name else {})
+    return _with(spec, statement_timeout_s=settings.statement_timeout_s, **login)
+
+
+def create_with_fallback(admin: TaggedConnection, sql: S.SqlText, res: "LiveResult") -> S.SqlText:
+    """The run's schema with hybrid control tables, or, when the account refuses them (trial
+    accounts, Google Cloud, US SnowGov), standard tables: same columns and keys, said in the
+    report (res.tables). Returns the SqlText the run uses."""
+    try:
+        create_run_schema(admin, sql)
+        res.tables = "hybrid" if sql.hybrid else "standard"
+        return sql
+    except Exception as exc:
+        if not sql.hybrid:
+            raise
+        why = redact(exc)
+    drop_run_schema(admin, sql)
+    std = dataclasses.replace(sql, hybrid=False)
+    create_run_schema(admin, std)
+    res.tables = f"standard (hybrid tables refused: {why[:300]})"
+    return std
 
 
 def _probe(tc: TaggedConnection, sql: S.SqlText, n: int) -> list[float]:
@@ -183,6 +218,7 @@ def live_run(cfg: RunConfig, sw: Switches, variant: str = "custom",
     up (nothing is left behind then either). Ctrl-C during the run is not raised: the run
     is stopped, cleaned up and returned with reason "interrupted"."""
     say = progress or (lambda what, info: None)
+    settings = settings.resolved()
     wall0 = time.monotonic()
     run_id, schema = new_ids()
     run_dir = tempfile.mkdtemp(prefix="phaselab-live-")
@@ -211,8 +247,9 @@ def live_run(cfg: RunConfig, sw: Switches, variant: str = "custom",
         if not database:
             raise LiveSetupError("no database: set SNOWFLAKE_DATABASE or the connection's "
                                  "database")
+        snowflake = settings.backend == "snowflake"
         try:
-            sql = S.SqlText(database, schema, hybrid=settings.backend == "snowflake")
+            sql = S.SqlText(database, schema, hybrid=snowflake, snowflake=snowflake)
         except ValueError as exc:
             raise LiveSetupError(str(exc)) from None
         say("schema", {"schema": sql.qschema})
@@ -222,11 +259,12 @@ def live_run(cfg: RunConfig, sw: Switches, variant: str = "custom",
                 "conn": spec.to_json(), "database": sql.database, "schema": sql.schema})
         res.schema_created = True
         try:
-            create_run_schema(admin, sql)
+            sql = create_with_fallback(admin, sql, res)
             res.idle_probe_ms = _probe(admin, sql, settings.idle_probe)
         except Exception as exc:
             raise LiveSetupError(f"could not set up schema {sql.qschema} on {spec.where()}: "
                                  f"{redact(exc)}") from None
+        spec = _with(spec, hybrid_session=sql.hybrid)
         res.setup_s = time.monotonic() - wall0
         _drive(cfg, sw, variant, settings, scenario, spec, sql, run_dir, res, admin, say,
                server)
@@ -253,6 +291,7 @@ def _drive(cfg, sw, variant, settings, scenario, spec, sql, run_dir, res, admin,
             "statement_timeout_s": settings.statement_timeout_s,
             "login_timeout_s": settings.login_timeout_s, "server_start_s": res.server_start_s,
             "idle_probe_ms": [round(x, 3) for x in res.idle_probe_ms],
+            "tables": res.tables,
             "run_config": dataclasses.asdict(cfg)}))
         driver = RealDriver(spec, sql, tw, clock, control_tag=settings.control_tag,
                             run_dir=run_dir, worker_config=worker_config)

@@ -90,3 +90,40 @@ def test_missing_duration_param_is_not_judged():
     b.header["params"].pop("duration_s")
     (j,) = judge(b.build(), only=["RUN-MEASUREMENT-LENGTH"])
     assert j.outcome == "not judged" and "duration_s" in j.not_judged
+
+
+def _hb_live(*, final_info=False):
+    """worker-0 heartbeats live: STARTING ok, then READY statements that timed out (info),
+    then RUNNING ok 7 s after STARTING (stale_s 5)."""
+    b = TraceBuilder(world="live", stale_s=5.0, clock_eps_s=0.0, workers=1)
+    b.status(0.0, None, "PREPARED", phase="", live=True)
+    b.status(0.5, "PREPARED", "STARTING", phase="PREPARING", live=True)
+    b.hb(1.0, "worker-0", "STARTING")
+    for t in (2.0, 3.5, 5.0, 6.5):
+        b.op(t, "worker-0", "merge_heartbeat", outcome="info", dt=1.0, worker_id="worker-0",
+             status="READY")
+    b.status(7.5, "STARTING", "RUNNING", phase="WARMUP", live=True)
+    b.hb(8.0, "worker-0", "RUNNING")
+    return b
+
+
+def test_heartbeats_with_unknown_outcome_may_have_applied():
+    b = _hb_live()
+    for pid in ("HB-GAP", "HB-GRAMMAR", "RUN-READY-GATE"):
+        assert violations(b, pid) == [], pid
+    # the same trace with those statements certainly failed: three real violations
+    b = _hb_live().edit(lambda r: r["kind"] == "info", kind="fail")
+    assert_violation(violations(b, "HB-GAP"), "HB-GAP", "7.000 s")
+    assert_violation(violations(b, "HB-GRAMMAR"), "HB-GRAMMAR", "RUNNING after STARTING")
+    assert_violation(violations(b, "RUN-READY-GATE"), "RUN-READY-GATE", "latest heartbeat is STARTING")
+
+
+def test_live_event_seen_before_the_insert_returned_is_not_a_swallow():
+    b = TraceBuilder(world="live", clock_eps_s=0.0, workers=1)
+    b.add(1.0, "invoke", "orchestrator", op="insert_event", id=301, args={})
+    b.event(1.5, 1, "START", phase="WARMUP")
+    b.records[-1]["op_id"] = 301
+    b.seen(1.4, "worker-0", 1, "START", outcome="applied", loop="main")  # fetched before 1.5
+    assert violations(b, "EV-NO-SWALLOW") == []
+    b.records[-1]["t"] = 0.9  # seen before the insert even began: impossible, flagged
+    assert violations(b, "EV-NO-SWALLOW")

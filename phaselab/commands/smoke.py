@@ -33,9 +33,11 @@ def add_arguments(p) -> None:
                    help="pause between a benchmark task's queries")
     p.add_argument("--variant", default="fixed")
     p.add_argument("--connection-name", help="a connections.toml entry (snowflake)")
-    p.add_argument("--statement-timeout", type=float, default=1.0, metavar="S",
-                   help="connector timeouts; the trace declares L = 2 x this + 1 s")
-    p.add_argument("--login-timeout", type=float, default=10.0, metavar="S")
+    p.add_argument("--statement-timeout", type=float, default=None, metavar="S",
+                   help="connector timeouts (default 1 s embedded, 10 s Snowflake); the "
+                        "trace declares L = 2 x this + 1 s")
+    p.add_argument("--login-timeout", type=float, default=None, metavar="S",
+                   help="default 10 s embedded, 60 s Snowflake (or the named connection's)")
     p.add_argument("--control-tag", default="phaselab",
                    help="QUERY_TAG of control connections (the reference uses flakebench)")
     p.add_argument("--trace", metavar="FILE", help="write the merged JSON-lines trace here")
@@ -50,6 +52,8 @@ def _check_args(args) -> None:
                                 ("--think-time", args.think_time, 0, False),
                                 ("--statement-timeout", args.statement_timeout, 0, True),
                                 ("--login-timeout", args.login_timeout, 0, True)):
+        if v is None:
+            continue
         if (v <= lo) if strict else (v < lo):
             raise UsageError(f"{name} must be {'>' if strict else '>='} {lo}, not {v}")
     if args.trace and not os.path.isdir(os.path.dirname(os.path.abspath(args.trace))):
@@ -127,7 +131,7 @@ def run(args) -> int:
     except UnknownVariant as exc:
         raise UsageError(f"--variant: {exc}") from None
     cfg = smoke.smoke_config(args.workers, args.connections, args.warmup, args.measure,
-                             args.think_time)
+                             args.think_time, backend=args.backend)
     settings = LiveSettings(backend=args.backend, statement_timeout_s=args.statement_timeout,
                             login_timeout_s=args.login_timeout,
                             connection_name=args.connection_name, control_tag=args.control_tag)
@@ -166,6 +170,7 @@ def run(args) -> int:
             "variant": args.variant, "status": res.status, "phase": res.phase,
             "reason": res.reason, "error": res.error, "completed": completed,
             "schema_dropped": res.schema_dropped, "schema_fate": res.schema_fate,
+            "tables": res.tables,
             "wall_s": round(res.wall_s, 3),
             "setup_s": round(res.setup_s, 3), "server_start_s": res.server_start_s,
             "summary": summary, "verdict": report.json_verdict(verdict),
@@ -185,6 +190,8 @@ def run(args) -> int:
             _render_server(out, server)
         for p in problems:
             out.print(f"[red]{escape(str(p))}[/red]")
+        if res.tables and res.tables != "standard" or args.backend == "snowflake":
+            out.print(f"Control tables: {res.tables}", markup=False)
         out.print(f"Wall {res.wall_s:.1f} s (set-up {res.setup_s:.1f} s); schema {res.schema} "
                   f"{res.schema_fate}"
                   + (f"; trace in {args.trace}" if args.trace else ""), markup=False)
@@ -236,13 +243,21 @@ def _render_load(out: Console, bn: dict, slow: list, L) -> None:
 
 
 def _render_server(out: Console, server: dict) -> None:
-    t = Table(title="Benchmark queries per QUERY_TAG: trace vs Snowflake", title_justify="left")
-    for c in ("tag", "trace", "QUERY_HISTORY", "AGGREGATE", "match"):
-        t.add_column(c)
+    sources = server["sources"]
+    t = Table(title="Benchmark queries per QUERY_TAG: the trace, and what Snowflake reports "
+                    "(not totals)", title_justify="left")
+    t.add_column("tag")
+    t.add_column("trace", justify="right")
+    for name, src in sources.items():
+        t.add_column(f"{name} ({src['label']})", justify="right")
     for r in server["rows"]:
-        t.add_row(r["tag"], str(r["trace"]), str(r["query_history"]), str(r["aggregate"]),
-                  "yes" if r["match"] else "no")
+        t.add_row(r["tag"], str(r["trace"]),
+                  *("n/a" if r[name] is None else str(r[name]) for name in sources))
     out.print(t)
-    for e in server["errors"]:
-        out.print(f"[yellow]{escape(str(e))}[/yellow]")
+    for name, src in sources.items():
+        out.print(f"{name}: {src['label']}: {src['why']}", markup=False)
+    over = [(r["tag"], n) for r in server["rows"] for n in r["over_trace"]]
+    for tag, name in over:
+        out.print(f"[red]{escape(name)} counts more queries for {escape(tag)} than the trace "
+                  "recorded[/red]")
     out.print(server["note"], markup=False)

@@ -77,7 +77,8 @@ def is_live(trace: Trace) -> bool:
 
 
 _EFFECT_OPS = {"status_write": ("write_run_status", "create_run"),
-               "event_emit": ("insert_event",)}
+               "event_emit": ("insert_event",),
+               "heartbeat": ("merge_heartbeat", "mark_heartbeats")}
 
 
 def effect_window(trace: Trace, rec: dict) -> tuple[float, float]:
@@ -100,6 +101,27 @@ def effect_window(trace: Trace, rec: dict) -> tuple[float, float]:
     lo = inv["t"] if inv is not None and inv.get("op") in ops and inv["t"] <= t else t
     eps = num(trace, "clock_eps_s") or 0.0
     return lo - eps, t + eps
+
+
+def maybe_heartbeats(trace: Trace) -> dict[str, list[dict]]:
+    """Own heartbeats whose merge_heartbeat outcome is unknown (`info`, or no completion in a
+    cut-off trace), per worker: they may have applied anywhere from `lo` (the invoke) to `hi`
+    (the completion, else the trace's end). Under load a 1 s timeout makes these common, and
+    the orchestrator may well have read them, so checkers must allow for them."""
+    cached = getattr(trace, "_maybe_hb", None)
+    if cached is not None:
+        return cached
+    done = {r.get("id"): r["t"] for r in trace.of("info", "fail", "ok")}
+    out: dict[str, list[dict]] = {}
+    for inv in trace.uncertain_ops("merge_heartbeat"):
+        a = inv.get("args") or {}
+        k = a.get("worker_id")
+        out.setdefault(k, []).append({
+            "t": inv["t"], "lo": inv["t"], "hi": done.get(inv.get("id"), trace.end_t()),
+            "kind": "heartbeat", "worker": k, "status": a.get("status"), "writer": "worker",
+            "maybe": True, "op_id": inv.get("id")})
+    trace._maybe_hb = out  # type: ignore[attr-defined]
+    return out
 
 
 def need(trace: Trace, *names: str) -> list[float]:

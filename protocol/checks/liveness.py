@@ -9,7 +9,8 @@ from protocol.phases import (CANCELLING, COMPLETED, HB_COMPLETED, HB_DEAD, HB_FI
                              PROCESSING, RUNNING, STARTING, STOPPING, TERMINAL, FAILED, CANCELLED)
 from protocol.trace import Trace
 
-from .base import TOL, Violation, checker, ft, hb_writer, need, num, queries_by_worker
+from .base import (TOL, Violation, checker, effect_window, ft, hb_writer, maybe_heartbeats, need,
+                   num, queries_by_worker)
 
 
 def _own(hbs: list[dict]) -> list[dict]:
@@ -31,28 +32,32 @@ def hb_grammar(trace: Trace) -> Iterator[Violation]:
     writes may only be STALE or DEAD. The word must be complete (end in COMPLETED/DEAD) for a
     worker whose process exited with code 0 (it ran its exit sequence); a killed or crashed
     worker may leave a prefix (LIVE-WORKER-EXIT judges those)."""
+    maybe = maybe_heartbeats(trace)
     for k, hbs in trace.by_worker("heartbeat").items():
-        state, word = None, []
-        for h in hbs:
+        states, word = {None}, []  # the statuses the row may have (maybe-applied writes)
+        for h in sorted(hbs + maybe.get(k, []), key=lambda h: h["t"]):
             st = h.get("status")
             if hb_writer(h) == "orchestrator":
                 if st not in (HB_STALE, HB_DEAD):
                     yield Violation("HB-GRAMMAR", f"orchestrator wrote heartbeat status {st} for {k} "
                                     f"at t={ft(h['t'])}; only STALE or DEAD are its to write", (h,))
                 continue
-            if st not in HEARTBEAT_NEXT.get(state, frozenset()):
-                yield Violation("HB-GRAMMAR", f"{k} wrote heartbeat {st} after {state} at t={ft(h['t'])} "
+            allowed = set().union(*(HEARTBEAT_NEXT.get(x, frozenset()) for x in states))
+            if h.get("maybe"):  # a heartbeat whose outcome is unknown: applied or not
+                if st in allowed:
+                    states = states | {st}
+                continue
+            if st not in allowed:
+                yield Violation("HB-GRAMMAR", f"{k} wrote heartbeat {st} after "
+                                f"{'/'.join(sorted(map(str, states)))} at t={ft(h['t'])} "
                                 f"(its statuses so far: {' '.join(word) or 'none'})", (h,))
             word.append(st)
-            state = st
+            states = {st}
         ex = _exit(trace, k)
-        maybe_final = [i for i in trace.uncertain_ops("merge_heartbeat")
-                       if (i.get("args") or {}).get("worker_id") == k
-                       and (i.get("args") or {}).get("status") in HB_FINAL]
-        if ex is not None and ex.get("code") == 0 and word and state not in HB_FINAL \
-                and not maybe_final:  # a final heartbeat whose outcome is unknown may have applied
+        if ex is not None and ex.get("code") == 0 and word and not (states & HB_FINAL):
+            # (a final heartbeat whose outcome is unknown may have applied: states has it)
             yield Violation("HB-GRAMMAR", f"{k} exited with code 0 at t={ft(ex['t'])} but its last own "
-                            f"heartbeat is {state}, not COMPLETED or DEAD", (ex,))
+                            f"heartbeat is {word[-1]}, not COMPLETED or DEAD", (ex,))
 
 
 @checker("HB-READY-MEANS-READY")
@@ -101,13 +106,26 @@ def hb_gap(trace: Trace) -> Iterator[Violation]:
     """Consecutive own heartbeats of a worker are less than stale_s apart (run clock), from its
     first to its final one, whatever it is doing in between."""
     (stale,) = need(trace, "stale_s")
+    maybe = maybe_heartbeats(trace)
     for k, hbs in trace.by_worker("heartbeat").items():
         own = _own(hbs)
-        for a, b in zip(own, own[1:]):
-            if b["t"] - a["t"] >= stale - TOL:
-                yield Violation("HB-GAP", f"{k} wrote no heartbeat for {b['t'] - a['t']:.3f} s, from "
-                                f"{a.get('status')} at t={ft(a['t'])} to {b.get('status')} at t={ft(b['t'])} "
-                                f"(STALE limit {stale:g} s)", (a, b))
+        if not own:
+            continue
+        # each heartbeat applied within its window (live: invoke to completion; one whose
+        # outcome is unknown may have applied there too); a gap is certain only between
+        # the latest a previous one can have applied and the earliest the next one can
+        wins = [(*effect_window(trace, h), h) for h in own]
+        wins += [(m["lo"], m["hi"], m) for m in maybe.get(k, [])
+                 if own[0]["t"] <= m["lo"] <= own[-1]["t"]]
+        wins.sort(key=lambda w: w[0])
+        hi, prev = wins[0][1], wins[0][2]
+        for lo, h_hi, h in wins[1:]:
+            if lo - hi >= stale - TOL and not h.get("maybe"):
+                yield Violation("HB-GAP", f"{k} wrote no heartbeat for {h['t'] - prev['t']:.3f} s, from "
+                                f"{prev.get('status')} at t={ft(prev['t'])} to {h.get('status')} at "
+                                f"t={ft(h['t'])} (STALE limit {stale:g} s)", (prev, h))
+            if h_hi >= hi:
+                hi, prev = h_hi, h
 
 
 @checker("HB-NO-FALSE-DEAD")
@@ -164,7 +182,8 @@ def hb_dead_detection(trace: Trace) -> Iterator[Violation]:
         own = _own(hbs)
         marks = [h for h in hbs if hb_writer(h) == "orchestrator" and h.get("status") == HB_DEAD]
         if own and own[-1].get("status") not in HB_FINAL:
-            dl = own[-1]["t"] + dead + refresh + P + L
+            later = [m["hi"] for m in maybe_heartbeats(trace).get(k, []) if m["lo"] >= own[-1]["t"]]
+            dl = max([own[-1]["t"], *later]) + dead + refresh + P + L  # a maybe-applied one counts
             if dl <= end and not (trace.statuses_at(dl) <= TERMINAL) and \
                     not any(m["t"] <= dl + TOL for m in marks if m["t"] >= own[-1]["t"]):
                 yield Violation("HB-DEAD-DETECTION", f"{k}'s last heartbeat was at t={ft(own[-1]['t'])} "

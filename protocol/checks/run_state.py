@@ -10,7 +10,7 @@ from protocol.phases import (CANCELLED, CANCELLING, COMPLETED, FAILED, HB_READY,
 from protocol.trace import Trace
 
 from .base import (TOL, NotJudged, Violation, as_time, checker, cols, effect_window, ft,
-                   hb_writer, is_live, num, nums, queries, stop_reason)
+                   hb_writer, is_live, maybe_heartbeats, num, nums, queries, stop_reason)
 
 
 def _edge(w: dict) -> str:
@@ -122,19 +122,29 @@ def run_ready_gate(trace: Trace) -> Iterator[Violation]:
     initial = list(trace.param("worker_ids") or [])
     expected = num(trace, "workers")
     ready = 0
+    w_lo, w_hi = effect_window(trace, w)  # live: the write applied between invoke and t
+    maybe = maybe_heartbeats(trace)
     for k in initial:
-        mine = [h for h in hbs if h.get("worker") == k and h["t"] <= w["t"] + TOL]
-        if not mine:
+        mine = [h for h in hbs if h.get("worker") == k]
+        sure = [h for h in mine if h["t"] <= w_lo + TOL]  # applied before the write for sure
+        possible = [h for h in mine if effect_window(trace, h)[0] <= w_hi + TOL]
+        possible += [m for m in maybe.get(k, []) if m["lo"] <= w_hi + TOL]
+        if not possible:
             yield Violation("RUN-READY-GATE",
                             f"RUNNING written at t={ft(w['t'])} but {k} had no heartbeat yet", (w,))
             continue
-        last = mine[-1]
-        firsts = [h for h in mine if h.get("status") == HB_READY and hb_writer(h) == "worker"]
-        if last.get("status") != HB_READY:
+        floor = sure[-1]["t"] if sure else float("-inf")
+        # READY may have been the row's status at the write: the last sure heartbeat, or one
+        # that may have applied after it and before the write (unknown outcome included)
+        latest_ok = any(h.get("status") == HB_READY and (h["t"] >= floor - TOL)
+                        for h in possible)
+        firsts = [h for h in possible if h.get("status") == HB_READY and hb_writer(h) == "worker"]
+        last = sure[-1] if sure else possible[-1]
+        if not latest_ok:
             yield Violation("RUN-READY-GATE",
                             f"RUNNING written at t={ft(w['t'])} while {k}'s latest heartbeat is "
                             f"{last.get('status')} (t={ft(last['t'])})", (w, last))
-        elif not firsts or firsts[0]["t"] > w["t"] + TOL:
+        elif not firsts:
             yield Violation("RUN-READY-GATE",
                             f"{k} wrote no READY before the RUNNING write at t={ft(w['t'])}", (w, last))
         else:
