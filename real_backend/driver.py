@@ -100,6 +100,17 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
+def _maybe_write(e: fx.WriteRunStatus, actor: str, op_id: int) -> dict:
+    """The status_write of a RUN_STATUS update whose outcome is unknown (`info`): matched is
+    null, so the checkers' status chain treats it as maybe applied (a timed-out STOPPING
+    write may have landed, and the next write's before-state is then uncertain)."""
+    setv = {c.upper(): v for c, v in e.set.items()}
+    after = {k.lower(): setv[k] for k in ("STATUS", "PHASE") if k in setv}
+    return {"op_id": op_id, "writer": actor, "guard": e.guard.as_dict(),
+            "set": {k: (None if v == fx.NOW else v) for k, v in setv.items()},
+            "matched": None, "before": None, "after": after, "db_time": None}
+
+
 def _args(e: fx.Statement) -> dict:
     return {f.name: _jsonable(getattr(e, f.name)) for f in fields(e) if f.name != "run_id"}
 
@@ -315,6 +326,8 @@ class RealDriver:
         except Exception as exc:
             outcome = _outcome(exc, e.op)
             msg = redact(f"{type(exc).__name__}: {exc}")
+            if outcome == "info" and isinstance(e, fx.WriteRunStatus):
+                self.record(task.actor, "status_write", **_maybe_write(e, task.actor, op_id))
             self.record(task.actor, outcome, op=e.op, id=op_id, error=msg)
             raise fx.StatementFailed(e.op, msg, outcome) from None
         for kind, rec in truth:

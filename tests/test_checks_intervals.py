@@ -127,3 +127,28 @@ def test_live_event_seen_before_the_insert_returned_is_not_a_swallow():
     assert violations(b, "EV-NO-SWALLOW") == []
     b.records[-1]["t"] = 0.9  # seen before the insert even began: impossible, flagged
     assert violations(b, "EV-NO-SWALLOW")
+
+
+def test_a_status_write_that_timed_out_may_have_applied():
+    """Live: the STOPPING write after the duration STOP timed out (info); the driver records
+    it with matched null, and the later STOPPING -> COMPLETED is then not judged as
+    RUNNING -> COMPLETED without a completion reason."""
+    from protocol import effects as fx
+    from real_backend.driver import _maybe_write
+    rec = _maybe_write(fx.WriteRunStatus("run-1", {"STATUS": "STOPPING"},
+                                         fx.Guard(status_in=("RUNNING",))), "orchestrator", 53)
+    assert rec["matched"] is None and rec["after"] == {"status": "STOPPING"}
+
+    def run(with_maybe: bool) -> TraceBuilder:
+        b = TraceBuilder(world="live", warmup_s=0, duration_s=5)
+        b.status(0.0, None, "PREPARED", phase="", live=True)
+        b.status(0.5, "PREPARED", "STARTING", phase="PREPARING", live=True)
+        b.status(2.0, "STARTING", "RUNNING", phase="MEASUREMENT", live=True)
+        b.event(7.0, 1, "STOP", reason="duration_elapsed")
+        if with_maybe:
+            b.add(8.5, "status_write", "orchestrator", **rec)
+        b.status(12.0, "RUNNING", "COMPLETED", phase="PROCESSING", live=True)
+        return b
+    assert_violation(violations(run(False), "RUN-STOP-ANNOUNCED"), "RUN-STOP-ANNOUNCED",
+                     "RUNNING -> COMPLETED")
+    assert violations(run(True), "RUN-STOP-ANNOUNCED") == []
