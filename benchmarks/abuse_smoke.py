@@ -34,6 +34,12 @@ SIGNALS = {"parent-int": signal.SIGINT, "parent-term": signal.SIGTERM,
            "parent-hup": signal.SIGHUP, "parent-kill": signal.SIGKILL}
 
 
+def _as_from_a_terminal() -> None:
+    """A background job of a non-interactive shell starts with SIGINT ignored, and Python
+    keeps it so; a smoke run started from a terminal has it at its default. Test that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _procs() -> dict[int, tuple[int, str]]:
     """pid -> (ppid, command line) of every process."""
     out = {}
@@ -81,7 +87,7 @@ def one_run(i: int, kind: str, at_s: float, args, base: str) -> dict:
     cmd = [sys.executable, "-m", "phaselab.cli", "smoke", "--json", "--variant", args.variant]
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, start_new_session=True)
+                         text=True, start_new_session=True, preexec_fn=_as_from_a_terminal)
     seen: dict[int, str] = {}
     target = None
     while time.monotonic() - t0 < at_s and p.poll() is None:

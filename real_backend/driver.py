@@ -115,6 +115,17 @@ def _args(e: fx.Statement) -> dict:
     return {f.name: _jsonable(getattr(e, f.name)) for f in fields(e) if f.name != "run_id"}
 
 
+def _abandoned(exc: BaseException) -> bool:
+    """The client gave up on the statement (a timeout, a lost link, a busy session), not the
+    server refusing it: its session is in an unknown state."""
+    from snowflake.connector import errors
+    if isinstance(exc, (ValueError, ConnectError)):
+        return False
+    if isinstance(exc, errors.ProgrammingError):
+        return "busy" in str(exc).lower()
+    return True
+
+
 def _outcome(exc: BaseException, op: str) -> str:
     """fail: certainly not applied; info: may have applied (timeouts, HTTP 5xx, lost link)."""
     from snowflake.connector import errors
@@ -329,6 +340,17 @@ class RealDriver:
             if outcome == "info" and isinstance(e, fx.WriteRunStatus):
                 self.record(task.actor, "status_write", **_maybe_write(e, task.actor, op_id))
             self.record(task.actor, outcome, op=e.op, id=op_id, error=msg)
+            if _abandoned(exc) and not isinstance(e, fx.Connect):
+                # the server may still be running that statement in this session (the
+                # embedded server then refuses the next one: "connection is busy"), so the
+                # next statement gets a fresh control connection, as a careful client would
+                stale, task.control = task.control, None
+                if stale is not None:  # its logout may wait on the busy server: not here
+                    with self._conns_lock:
+                        if stale in self._conns:
+                            self._conns.remove(stale)
+                    threading.Thread(target=stale.close, daemon=True,
+                                     name="close-abandoned").start()
             raise fx.StatementFailed(e.op, msg, outcome) from None
         for kind, rec in truth:
             self.record(task.actor, kind, **rec)

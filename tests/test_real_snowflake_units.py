@@ -187,3 +187,12 @@ def test_sequence_gaps_excused_by_an_unknown_allocation_or_a_gap_tolerant_sequen
     b = _events(2, 5, 5)
     b.header["params"]["seq_gaps"] = True
     assert_violation(check(b.build(), only=["EV-SEQ-UNIQUE"]), "EV-SEQ-UNIQUE", "seq 5 used 2")
+
+
+def test_a_timed_out_session_is_abandoned_not_reused():
+    from snowflake.connector import errors
+    from real_backend.driver import _abandoned
+    assert _abandoned(errors.OperationalError("Read timed out. (read timeout=1)"))
+    assert _abandoned(errors.ProgrammingError("002002: connection is busy with another call"))
+    assert not _abandoned(errors.ProgrammingError("001003: syntax error"))
+    assert not _abandoned(ValueError("bad tag"))

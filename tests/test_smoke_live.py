@@ -137,7 +137,10 @@ def _long_smoke(tmp) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "phaselab.cli", "smoke", "--workers", "2",
                              "--connections", "2", "--warmup", "2", "--measure", "30",
                              "--json"], cwd=ROOT, env=_env(tmp), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            # SIGINT at its default as from a terminal, even when the suite
+                            # itself runs as a background job (which starts with it ignored)
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for_workers(p: subprocess.Popen, n: int = 2) -> dict[int, str]:
