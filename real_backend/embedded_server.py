@@ -87,6 +87,9 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"embedded server exited with code {self.proc.returncode} "
                                    f"before accepting connections; log tail:\n{self.log_tail()}")
+            if _state(self.proc.pid) in ("T", "t"):
+                raise RuntimeError("embedded server was stopped (SIGSTOP) before accepting "
+                                   "connections")
             if _accepts(self.port):
                 return
             time.sleep(0.05)

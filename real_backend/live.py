@@ -237,10 +237,13 @@ def live_run(cfg: RunConfig, sw: Switches, variant: str = "custom",
             except (RuntimeError, TimeoutError, OSError) as exc:
                 raise LiveSetupError(f"could not start the embedded server: {exc}") from None
             res.server_start_s = server.start_s
+            watchdog.stop(guard)  # a SIGKILL from here on must also take the server's data dir
+            guard = watchdog.start(run_dir, [run_dir, server.dir])
         spec = backend_spec(settings, server)
         say("connect", {"where": spec.where()})
         try:
-            admin = open_connection(_with(spec, statement_timeout_s=settings.setup_timeout_s))
+            admin = watched(lambda: open_connection(
+                _with(spec, statement_timeout_s=settings.setup_timeout_s)), server)
         except ConnectError as exc:
             raise LiveSetupError(str(exc)) from None
         database = spec.options.get("database") or admin.conn.database
@@ -259,8 +262,10 @@ def live_run(cfg: RunConfig, sw: Switches, variant: str = "custom",
                 "conn": spec.to_json(), "database": sql.database, "schema": sql.schema})
         res.schema_created = True
         try:
-            sql = create_with_fallback(admin, sql, res)
-            res.idle_probe_ms = _probe(admin, sql, settings.idle_probe)
+            sql = watched(lambda: create_with_fallback(admin, sql, res), server)
+            res.idle_probe_ms = watched(lambda: _probe(admin, sql, settings.idle_probe), server)
+        except LiveSetupError:
+            raise
         except Exception as exc:
             raise LiveSetupError(f"could not set up schema {sql.qschema} on {spec.where()}: "
                                  f"{redact(exc)}") from None
@@ -410,6 +415,32 @@ def _cleanup(res: LiveResult, admin, sql, server, run_dir, say) -> None:
             server.stop()
         res.worker_logs = _log_tails(run_dir)
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def watched(fn: Callable[[], object], server: ServerProcess | None):
+    """fn() on a daemon thread while we watch the embedded server: if it dies or is stopped
+    meanwhile, set-up fails at once (LiveSetupError) instead of waiting out the connector's
+    retries (a 60 s network timeout on the admin connection). fn's own error is re-raised."""
+    if server is None:
+        return fn()
+    out: list = []
+    err: list = []
+
+    def body():
+        try:
+            out.append(fn())
+        except BaseException as exc:  # re-raised on the calling thread
+            err.append(exc)
+    t = threading.Thread(target=body, daemon=True, name="watched-setup")
+    t.start()
+    while t.is_alive():
+        t.join(0.2)
+        lost = server.lost()
+        if lost and t.is_alive():
+            raise LiveSetupError(f"the embedded server {lost} during set-up")
+    if err:
+        raise err[0]
+    return out[0]
 
 
 def bounded(fn: Callable[[], object], timeout_s: float) -> object | None:
