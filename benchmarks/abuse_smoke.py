@@ -60,14 +60,16 @@ def _procs() -> dict[int, tuple[int, str]]:
 
 
 def _descendants(root: int, known: dict[int, str]) -> dict[int, str]:
-    """Adds every live descendant of `root` to `known` (pid -> command line)."""
+    """Adds every live descendant of `root` to `known` (pid -> command line, refreshed: a
+    child first seen between fork and exec still shows its parent's command line)."""
     procs = _procs()
-    frontier = [root]
+    frontier, visited = [root], {root}
     while frontier:
         p = frontier.pop()
         for pid, (ppid, cmd) in procs.items():
-            if ppid == p and pid not in known:
+            if ppid == p and pid not in visited:
                 known[pid] = cmd
+                visited.add(pid)
                 frontier.append(pid)
     return known
 
@@ -152,11 +154,11 @@ def one_run(i: int, kind: str, at_s: float, args, base: str) -> dict:
             "dirs_left": len(dirs), "schemas_left": schemas,
             "tracebacks": stderr.count("Traceback"),
             "deaths": len(out.get("deaths") or []),
-            "hit": target is not None or kind in SIGNALS and p.returncode is not None}
+            "hit": target is not None}
 
 
 def table(rows: list[dict], bound: float) -> str:
-    cols = ("run", "kind", "at_s", "rc", "status", "reason", "exit_s", "procs_left",
+    cols = ("run", "kind", "at_s", "hit", "rc", "status", "reason", "exit_s", "procs_left",
             "servers_left", "dirs_left", "schemas_left", "tracebacks", "deaths")
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
