@@ -35,9 +35,12 @@ SIGNALS = {"parent-int": signal.SIGINT, "parent-term": signal.SIGTERM,
 
 
 def _as_from_a_terminal() -> None:
-    """A background job of a non-interactive shell starts with SIGINT ignored, and Python
-    keeps it so; a smoke run started from a terminal has it at its default. Test that."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    """A background job of a non-interactive shell starts with SIGINT ignored, and under
+    nohup SIGHUP too; Python keeps them so until smoke installs its own handlers (a signal
+    that lands while it still imports would be ignored). A smoke run started from a terminal
+    has them at their defaults: test that."""
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def _procs() -> dict[int, tuple[int, str]]:
