@@ -155,12 +155,12 @@ def _wait_for_workers(p: subprocess.Popen, n: int = 2) -> dict[int, str]:
 
 
 def _kill_worker_in_measurement(variant: str, delay_s: float):
-    """One in-process live run (no warmup, 6 s of measurement, 2 workers); `delay_s` after
+    """One in-process live run (no warmup, 8 s of measurement, 2 workers); `delay_s` after
     the progress line first shows MEASUREMENT, SIGKILL one worker process."""
     from phaselab.smoke import smoke_config
     from protocol.variants import variant as preset
     from real_backend.live import live_run
-    cfg = smoke_config(workers=2, connections=2, warmup_s=0.0, measure_s=6.0, think_time_s=1.0)
+    cfg = smoke_config(workers=2, connections=2, warmup_s=0.0, measure_s=8.0, think_time_s=1.0)
     state = {"victim": None}
 
     def kill_later():
@@ -188,7 +188,8 @@ def test_a_worker_killed_in_measurement_is_reported_every_time():
     from protocol.trace import Trace
     rng = random.Random(8)
     for variant in ("fixed", "fixed", "reference", "reference"):
-        delay = rng.uniform(0.2, 4.5)
+        delay = rng.uniform(0.2, 4.0)  # 4 s of margin: on a busy machine the exit is
+        # recorded (and the progress line seen) a little late
         res, state = _kill_worker_in_measurement(variant, delay)
         assert state.get("victim"), (variant, res.status)
         tr = Trace(res.records)
