@@ -62,6 +62,11 @@ class Switches:
     # PROCESSING to RUN_STATUS.PHASE (reference; found by issue 3's search); fixed never
     # sends a lower phase than it already sent, except FAILED/CANCELLED.
     ws_phase_never_back: bool = False
+    # §3.2 block 16: the poll loop only checks that all worker processes exited (reference:
+    # a worker killed mid-run goes unnoticed until its heartbeat ages past the DEAD limit, or
+    # at all when the run ends first); fixed also fails the run, within one iteration, when a
+    # worker process exits without a final heartbeat while STARTING or RUNNING (issue 8).
+    fail_on_silent_exit: bool = False
     # Issue 9, error paths under faults (protocol/actors/errors.py). A statement error the
     # upstream code does not catch ends its task or process (reference); fixed retries control
     # statements and resolves an `info` (outcome unknown) by reading before writing again.
@@ -104,6 +109,7 @@ SWITCH_CHOICES: dict[str, tuple[Any, ...] | type] = {
     "ready_after_setup": bool,
     "start_run_guard": bool,
     "ws_phase_never_back": bool,
+    "fail_on_silent_exit": bool,
     "statement_errors": ("reference", "retry"),
     "all_exited_while_running": ("complete", "fail"),
     "failed_guard": ("not_terminal", "active_only"),
@@ -112,10 +118,12 @@ SWITCH_CHOICES: dict[str, tuple[Any, ...] | type] = {
     "restart_recovery": ("age_rules", "adopt"),
 }
 
-# Switches of the error paths (issue 9). A fault-free trace's header leaves them out, so it
-# stays byte-identical to one written before they existed (sim/run.py).
-ERROR_PATH_SWITCHES = ("statement_errors", "all_exited_while_running", "failed_guard",
-                       "all_exited_while_starting", "starting_timeout", "restart_recovery")
+# Switches of the error paths (issues 8 and 9): they decide only when a statement fails or a
+# process dies, so a simulated fault-free trace's header leaves them out and stays
+# byte-identical to one written before they existed (sim/run.py).
+ERROR_PATH_SWITCHES = ("fail_on_silent_exit", "statement_errors", "all_exited_while_running",
+                       "failed_guard", "all_exited_while_starting", "starting_timeout",
+                       "restart_recovery")
 
 REFERENCE = Switches()
 FIXED = Switches(
@@ -130,6 +138,7 @@ FIXED = Switches(
     user_stop_order="write_first",
     start_run_guard=True,
     ws_phase_never_back=True,
+    fail_on_silent_exit=True,
     statement_errors="retry",
     all_exited_while_running="fail",
     failed_guard="active_only",

@@ -8,5 +8,9 @@ fakesnow server, on the wall clock, with worker OS processes.
   clock         the run clock shared by all processes of a run
   driver        RealDriver: the effect interpreter and trace writer
   processes, worker_main  worker processes and their entry point
+  live          one live run: set-up, the run, every way out (deadline, Ctrl-C/SIGTERM/SIGHUP,
+                a lost server), clean-up
+  watchdog      a process that cleans up after a live run whose owner was SIGKILLed
+  history       Snowflake's own per-tag counts, labelled sampled / lagging / unavailable
   toy_actors    tiny actors for tests and demos
 """

@@ -28,12 +28,26 @@ NETWORK_TIMEOUT_S = 60
 # fakesnow matches these (case-insensitive) before parsing: the statement succeeds, does nothing.
 EMBEDDED_NOP_REGEXES = [r"^\s*ALTER\s+SESSION\s+SET\s+QUERY_TAG\b"]
 SECRET_ENV = ("SNOWFLAKE_PASSWORD", "SNOWFLAKE_PRIVATE_KEY_FILE_PWD", "SNOWFLAKE_PRIVATE_KEY",
-              "SNOWFLAKE_TOKEN")
+              "SNOWFLAKE_TOKEN", "SNOWFLAKE_PASSCODE")
 _ENV_KEYS = {"account": "SNOWFLAKE_ACCOUNT", "user": "SNOWFLAKE_USER", "role": "SNOWFLAKE_ROLE",
              "warehouse": "SNOWFLAKE_WAREHOUSE", "database": "SNOWFLAKE_DATABASE",
              "authenticator": "SNOWFLAKE_AUTHENTICATOR",
              "private_key_file": "SNOWFLAKE_PRIVATE_KEY_FILE", "host": "SNOWFLAKE_HOST",
-             "port": "SNOWFLAKE_PORT", "protocol": "SNOWFLAKE_PROTOCOL"}
+             "port": "SNOWFLAKE_PORT", "protocol": "SNOWFLAKE_PROTOCOL",
+             "token_file_path": "SNOWFLAKE_TOKEN_FILE_PATH"}
+# Session settings every Snowflake control session needs, whatever a named connection says:
+# CURRENT_TIMESTAMP() in UTC like the heartbeat stamps (the default zone is
+# America/Los_Angeles), and hybrid-table reads that see other sessions' latest commits
+# (otherwise up to ~100 ms stale). docs/snowflake.md.
+SNOWFLAKE_SESSION = {"TIMEZONE": "UTC"}
+HYBRID_SESSION = {"READ_LATEST_WRITES": True}
+# Per backend: (statement timeout, login timeout, set-up timeout) in seconds. Snowflake needs
+# room for a login, a first compile and a warehouse resume; the embedded server answers in ms.
+DEFAULT_TIMEOUTS = {"embedded": (1.0, 10.0, 60.0), "snowflake": (10.0, 60.0, 300.0)}
+REFUSED_AUTHENTICATORS = {"externalbrowser": (
+    "externalbrowser authentication opens a browser login in every worker process; use "
+    "key-pair (SNOWFLAKE_PRIVATE_KEY_FILE or SNOWFLAKE_PRIVATE_KEY), OAuth or a programmatic "
+    "access token (SNOWFLAKE_TOKEN), or a password (docs/snowflake.md)")}
 
 # --- redaction ------------------------------------------------------------------------------
 
@@ -94,12 +108,36 @@ def embedded_spec(server_kwargs: dict) -> ConnSpec:
     return ConnSpec("embedded", {k: server_kwargs[k] for k in allowed if k in server_kwargs})
 
 
+def named_connection(name: str) -> dict:
+    """The connections.toml entry `name` as the connector would load it (secrets included:
+    the entry is passed to connect() whole and never logged)."""
+    try:
+        from snowflake.connector.config_manager import CONFIG_MANAGER
+        conns = CONFIG_MANAGER["connections"]
+    except Exception as exc:
+        raise ConnectError(f"could not read connections.toml: {redact(exc)}") from None
+    if name not in conns:
+        raise ConnectError(f"connection {name!r} is not in connections.toml; known: "
+                           f"{', '.join(sorted(conns)) or 'none'}")
+    return dict(conns[name])
+
+
+def check_authenticator(value: object, where: str) -> None:
+    why = REFUSED_AUTHENTICATORS.get(str(value or "").strip().lower())
+    if why:
+        raise ConnectError(f"{where}: {why}")
+
+
 def snowflake_spec(connection_name: str | None = None, env: dict | None = None) -> ConnSpec:
-    """From SNOWFLAKE_* variables, or a named connections.toml entry (then env adds nothing)."""
+    """From SNOWFLAKE_* variables, or a named connections.toml entry (then env adds nothing).
+    externalbrowser is refused for live runs either way."""
     if connection_name:
+        check_authenticator(named_connection(connection_name).get("authenticator"),
+                            f"connection {connection_name!r}")
         return ConnSpec("snowflake", {}, connection_name)
     env = os.environ if env is None else env
     opts = {k: env[v] for k, v in _ENV_KEYS.items() if env.get(v)}
+    check_authenticator(opts.get("authenticator"), "SNOWFLAKE_AUTHENTICATOR")
     missing = [v for k, v in _ENV_KEYS.items() if k in ("account", "user") and k not in opts]
     if missing:
         raise ConnectError(f"Snowflake backend needs {', '.join(missing)} (or a connection_name)")
@@ -115,15 +153,44 @@ def snowflake_spec(connection_name: str | None = None, env: dict | None = None) 
     return ConnSpec("snowflake", opts)
 
 
-def _secret_kwargs(spec: ConnSpec) -> dict:
+def _secret_kwargs(spec: ConnSpec, env: dict | None = None) -> dict:
+    """Secrets from the environment, read by each process at connect time: a password, a
+    key file's passphrase, an inline PEM private key (loaded here: the connector wants the
+    key itself), an OAuth or programmatic access token, an MFA passcode."""
     if spec.backend != "snowflake" or spec.connection_name:
         return {}
-    out = {}
-    if os.environ.get("SNOWFLAKE_PASSWORD"):
-        out["password"] = os.environ["SNOWFLAKE_PASSWORD"]
-    if os.environ.get("SNOWFLAKE_PRIVATE_KEY_FILE_PWD"):
-        out["private_key_file_pwd"] = os.environ["SNOWFLAKE_PRIVATE_KEY_FILE_PWD"]
+    env = os.environ if env is None else env
+    out: dict[str, Any] = {}
+    if env.get("SNOWFLAKE_PASSWORD"):
+        out["password"] = env["SNOWFLAKE_PASSWORD"]
+    if env.get("SNOWFLAKE_PRIVATE_KEY_FILE_PWD"):
+        out["private_key_file_pwd"] = env["SNOWFLAKE_PRIVATE_KEY_FILE_PWD"]
+    if env.get("SNOWFLAKE_PRIVATE_KEY"):
+        out["private_key"] = _load_private_key(env["SNOWFLAKE_PRIVATE_KEY"],
+                                               env.get("SNOWFLAKE_PRIVATE_KEY_FILE_PWD"))
+        out.pop("private_key_file_pwd", None)
+        out.setdefault("authenticator", "SNOWFLAKE_JWT")
+    if env.get("SNOWFLAKE_TOKEN"):
+        out["token"] = env["SNOWFLAKE_TOKEN"]
+        if not spec.options.get("authenticator"):
+            out["authenticator"] = "oauth"
+    if env.get("SNOWFLAKE_PASSCODE"):
+        out["passcode"] = env["SNOWFLAKE_PASSCODE"]
     return out
+
+
+def _load_private_key(pem: str, passphrase: str | None) -> bytes:
+    """An inline PEM private key as the DER (PKCS#8) bytes the connector accepts."""
+    from cryptography.hazmat.primitives import serialization
+    try:
+        key = serialization.load_pem_private_key(
+            pem.replace("\\n", "\n").encode(),
+            passphrase.encode() if passphrase else None)
+    except (ValueError, TypeError) as exc:
+        raise ConnectError("SNOWFLAKE_PRIVATE_KEY is not a PEM private key (or its passphrase "
+                           f"SNOWFLAKE_PRIVATE_KEY_FILE_PWD is wrong): {type(exc).__name__}") from None
+    return key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
 
 
 # --- connections ----------------------------------------------------------------------------
@@ -172,30 +239,46 @@ class TaggedConnection:
             pass
 
 
-def open_connection(spec: ConnSpec, *, query_tag: str | None = None, schema: str | None = None,
-                    login_timeout: int = LOGIN_TIMEOUT_S,
-                    network_timeout: int = NETWORK_TIMEOUT_S) -> TaggedConnection:
-    import snowflake.connector
+def connect_kwargs(spec: ConnSpec, *, query_tag: str | None = None, schema: str | None = None,
+                   login_timeout: int = LOGIN_TIMEOUT_S,
+                   network_timeout: int = NETWORK_TIMEOUT_S, env: dict | None = None) -> dict:
+    """The keyword arguments for snowflake.connector.connect (pure, so it is testable).
 
+    spec.options may hold `statement_timeout_s` (sets the network, socket and server-side
+    statement timeouts that bound L) and `hybrid_session` (the control tables are hybrid:
+    READ_LATEST_WRITES). A named connections.toml entry is honoured whole: its session
+    parameters are merged with ours (ours win only for QUERY_TAG, TIMEZONE,
+    STATEMENT_TIMEOUT_IN_SECONDS and READ_LATEST_WRITES, which the run's correctness needs)
+    and its login timeout is kept unless one was given; the connector alone would let our
+    session_parameters replace the entry's."""
     session: dict[str, Any] = {}
-    if query_tag is not None:
-        SqlText.alter_tag(query_tag)  # validates the tag the same way as a later ALTER
-        session["QUERY_TAG"] = query_tag
     kwargs: dict[str, Any] = {"paramstyle": "qmark", "login_timeout": int(login_timeout),
-                              "network_timeout": int(network_timeout),
-                              "session_parameters": session}
+                              "network_timeout": int(network_timeout)}
     options = dict(spec.options)
     stmt_timeout = options.pop("statement_timeout_s", None)
+    hybrid = bool(options.pop("hybrid_session", False))
     if spec.backend == "embedded":
         session["nop_regexes"] = EMBEDDED_NOP_REGEXES
         kwargs.update(options)
     elif spec.backend == "snowflake":
         if spec.connection_name:
+            entry = named_connection(spec.connection_name)
+            check_authenticator(entry.get("authenticator"), f"connection {spec.connection_name!r}")
             kwargs["connection_name"] = spec.connection_name
+            session.update(entry.get("session_parameters") or {})
+            if "login_timeout" in entry and "login_timeout" not in options:
+                kwargs["login_timeout"] = entry["login_timeout"]
         kwargs.update(options)
-        kwargs.update(_secret_kwargs(spec))
+        kwargs.update(_secret_kwargs(spec, env))
+        check_authenticator(kwargs.get("authenticator"), "authenticator")
+        session.update(SNOWFLAKE_SESSION)
+        if hybrid:
+            session.update(HYBRID_SESSION)
     else:
         raise ValueError(f"unknown backend {spec.backend!r}; allowed: embedded, snowflake")
+    if query_tag is not None:
+        SqlText.alter_tag(query_tag)  # validates the tag the same way as a later ALTER
+        session["QUERY_TAG"] = query_tag
     if stmt_timeout is not None:
         # What bounds a statement live (statement_bound_s): network_timeout caps the retries
         # (an HTTP 500 is retried for a minute by default), socket_timeout one HTTP read,
@@ -205,9 +288,22 @@ def open_connection(spec: ConnSpec, *, query_tag: str | None = None, schema: str
         kwargs["backoff_policy"] = _retry_backoff
         if spec.backend == "snowflake":
             session["STATEMENT_TIMEOUT_IN_SECONDS"] = t
+            session.setdefault("HYBRID_TABLE_LOCK_TIMEOUT", t)  # a row lock waits no longer
     if schema is not None:
         kwargs["schema"] = validate_identifier(schema, "schema")
-    secrets = [kwargs.get("password"), kwargs.get("private_key_file_pwd")]
+    kwargs["session_parameters"] = session
+    return kwargs
+
+
+def open_connection(spec: ConnSpec, *, query_tag: str | None = None, schema: str | None = None,
+                    login_timeout: int = LOGIN_TIMEOUT_S,
+                    network_timeout: int = NETWORK_TIMEOUT_S) -> TaggedConnection:
+    import snowflake.connector
+
+    kwargs = connect_kwargs(spec, query_tag=query_tag, schema=schema,
+                            login_timeout=login_timeout, network_timeout=network_timeout)
+    secrets = [kwargs.get("password"), kwargs.get("private_key_file_pwd"), kwargs.get("token"),
+               kwargs.get("passcode")]
     try:
         conn = snowflake.connector.connect(**kwargs)
     except Exception as exc:  # re-raised without the original: its repr may hold secrets

@@ -42,8 +42,10 @@ from .clock import RunClock
 from .connection import ConnectError, ConnSpec, TaggedConnection, open_connection, redact
 from .processes import WorkerLauncher
 
+# A failure of these is `fail` (nothing changed). alloc_seq is not one: a NEXTVAL that timed
+# out may have consumed a value (a gap), so its failure is `info`.
 READ_ONLY_OPS = {"read_run_status", "read_next_seq", "fetch_events", "count_heartbeats",
-                 "read_enrichment_status", "enrich", "setup", "alloc_seq"}
+                 "read_enrichment_status", "enrich", "setup"}
 
 
 class Cancelled(Exception):
@@ -98,15 +100,40 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
+def _maybe_write(e: fx.WriteRunStatus, actor: str, op_id: int) -> dict:
+    """The status_write of a RUN_STATUS update whose outcome is unknown (`info`): matched is
+    null, so the checkers' status chain treats it as maybe applied (a timed-out STOPPING
+    write may have landed, and the next write's before-state is then uncertain)."""
+    setv = {c.upper(): v for c, v in e.set.items()}
+    after = {k.lower(): setv[k] for k in ("STATUS", "PHASE") if k in setv}
+    return {"op_id": op_id, "writer": actor, "guard": e.guard.as_dict(),
+            "set": {k: (None if v == fx.NOW else v) for k, v in setv.items()},
+            "matched": None, "before": None, "after": after, "db_time": None}
+
+
 def _args(e: fx.Statement) -> dict:
     return {f.name: _jsonable(getattr(e, f.name)) for f in fields(e) if f.name != "run_id"}
+
+
+def _abandoned(exc: BaseException) -> bool:
+    """The client gave up on the statement (a timeout, a lost link, a busy session), not the
+    server refusing it: its session is in an unknown state."""
+    from snowflake.connector import errors
+    if isinstance(exc, (ValueError, ConnectError)):
+        return False
+    if isinstance(exc, errors.ProgrammingError):
+        return "busy" in str(exc).lower()
+    return True
 
 
 def _outcome(exc: BaseException, op: str) -> str:
     """fail: certainly not applied; info: may have applied (timeouts, HTTP 5xx, lost link)."""
     from snowflake.connector import errors
-    if op in READ_ONLY_OPS or isinstance(exc, (errors.ProgrammingError, ValueError,
-                                               ConnectError)):
+    if isinstance(exc, (ValueError, ConnectError)):
+        return "fail"  # never sent
+    if op == "alloc_seq":
+        return "info"  # a NEXTVAL cancelled by a timeout may still have consumed its value
+    if op in READ_ONLY_OPS or isinstance(exc, errors.ProgrammingError):
         return "fail"
     return "info"
 
@@ -130,6 +157,7 @@ class RealDriver:
         if run_dir is not None:
             base = {"epoch_wall": self.clock.epoch_wall, "conn": spec.to_json(),
                     "database": sql.database, "schema": sql.schema, "hybrid": sql.hybrid,
+                    "snowflake": sql.snowflake,
                     **(worker_config or {})}
             self._workers = WorkerLauncher(run_dir, base, self._record_driver)
 
@@ -309,7 +337,20 @@ class RealDriver:
         except Exception as exc:
             outcome = _outcome(exc, e.op)
             msg = redact(f"{type(exc).__name__}: {exc}")
+            if outcome == "info" and isinstance(e, fx.WriteRunStatus):
+                self.record(task.actor, "status_write", **_maybe_write(e, task.actor, op_id))
             self.record(task.actor, outcome, op=e.op, id=op_id, error=msg)
+            if _abandoned(exc) and not isinstance(e, fx.Connect):
+                # the server may still be running that statement in this session (the
+                # embedded server then refuses the next one: "connection is busy"), so the
+                # next statement gets a fresh control connection, as a careful client would
+                stale, task.control = task.control, None
+                if stale is not None:  # its logout may wait on the busy server: not here
+                    with self._conns_lock:
+                        if stale in self._conns:
+                            self._conns.remove(stale)
+                    threading.Thread(target=stale.close, daemon=True,
+                                     name="close-abandoned").start()
             raise fx.StatementFailed(e.op, msg, outcome) from None
         for kind, rec in truth:
             self.record(task.actor, kind, **rec)
@@ -395,7 +436,7 @@ class RealDriver:
         stamp = wall.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
         self._rowcount(task, self.sql.merge_heartbeat(e, stamp))
         return True, [("heartbeat", {"worker": e.worker_id, "status": e.status,
-                                     "writer": "worker",
+                                     "writer": "worker", "op_id": op_id,
                                      "stamp": self.clock.from_wall(wall.timestamp())})]
 
     def _do_mark_heartbeats(self, e: fx.MarkHeartbeats, task, op_id):
@@ -406,7 +447,8 @@ class RealDriver:
             if self._rowcount(task, self.sql.mark_one(e, worker_id)) > 0:
                 marked.append(worker_id)
                 truth.append(("heartbeat", {"worker": worker_id, "status": e.status,
-                                            "writer": "orchestrator", "age": float(age)}))
+                                            "writer": "orchestrator", "age": float(age),
+                                            "op_id": op_id}))
         return tuple(marked), truth
 
     def _do_count_heartbeats(self, e, task, op_id):

@@ -40,6 +40,15 @@ def _accepts(port: int) -> bool:
         return False
 
 
+def _state(pid: int) -> str | None:
+    """The process state letter from /proc (R, S, T stopped, Z zombie...), None if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
 class ServerProcess:
     """A running launcher process; `stop()` is idempotent and safe from atexit."""
 
@@ -78,6 +87,9 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"embedded server exited with code {self.proc.returncode} "
                                    f"before accepting connections; log tail:\n{self.log_tail()}")
+            if _state(self.proc.pid) in ("T", "t"):
+                raise RuntimeError("embedded server was stopped (SIGSTOP) before accepting "
+                                   "connections")
             if _accepts(self.port):
                 return
             time.sleep(0.05)
@@ -99,9 +111,26 @@ class ServerProcess:
         return {"host": "127.0.0.1", "port": self.port, "protocol": "http", "account": ACCOUNT,
                 "user": USER, "password": PASSWORD, "database": DATABASE}
 
+    def lost(self) -> str | None:
+        """Why the server can no longer answer (it exited, or it is stopped: SIGSTOP, a
+        debugger), else None. A stopped process still completes TCP handshakes from its
+        listen backlog, so a connect test would not see it."""
+        p = self.proc
+        if p is None:
+            return None
+        code = p.poll()
+        if code is not None:
+            return (f"was killed by {signal.Signals(-code).name}" if code < 0
+                    else f"exited with code {code}")
+        if _state(p.pid) in ("T", "t"):
+            return "is stopped (SIGSTOP) and answers nothing"
+        return None
+
     def stop(self) -> None:
         with self._lock:
             p = self.proc
+            if p is not None and p.poll() is None and _state(p.pid) in ("T", "t"):
+                p.kill()  # a stopped process acts on no SIGTERM until continued
             if p is not None and p.poll() is None:
                 try:
                     p.send_signal(signal.SIGTERM)  # by its own PID, nothing broader

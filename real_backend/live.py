@@ -36,11 +36,13 @@ from protocol.variants import Switches, as_dict
 
 from . import sql as S
 from .clock import RunClock
-from .connection import (ConnectError, ConnSpec, TaggedConnection, create_run_schema,
+from .connection import (DEFAULT_TIMEOUTS, ConnectError, ConnSpec, TaggedConnection,
+                         create_run_schema,
                          drop_run_schema, embedded_spec, open_connection, redact,
                          snowflake_spec, statement_bound_s)
 from .driver import RealDriver, merge_trace_files
 from .embedded_server import ServerProcess
+from . import watchdog
 
 BACKENDS = ("embedded", "snowflake")
 
@@ -52,13 +54,23 @@ class LiveSetupError(Exception):
 @dataclass(frozen=True)
 class LiveSettings:
     backend: str = "embedded"
-    statement_timeout_s: float = 1.0  # connector timeouts; L = statement_bound_s(this)
-    login_timeout_s: float = 10.0  # a connection is open within this or the run stops
+    # None: the backend's default (connection.DEFAULT_TIMEOUTS: 1 / 10 / 60 s embedded,
+    # 10 / 60 / 300 s Snowflake); resolved() fills them in.
+    statement_timeout_s: float | None = None  # connector timeouts; L = statement_bound_s(this)
+    login_timeout_s: float | None = None  # a connection is open within this or the run stops
     proc_start_bound_s: float = 10.0  # a worker process is importing and running by then
     connection_name: str | None = None  # a connections.toml entry (snowflake)
     control_tag: str = "phaselab"  # QUERY_TAG of control connections (reference: flakebench)
     idle_probe: int = 12  # benchmark lookups timed on an idle server before the run
-    setup_timeout_s: float = 60.0  # DDL and the benchmark fill on the admin connection
+    setup_timeout_s: float | None = None  # DDL and the benchmark fill on the admin connection
+    login_timeout_given: bool = False  # --login-timeout was given (else a named entry's wins)
+
+    def resolved(self) -> "LiveSettings":
+        st, lo, se = DEFAULT_TIMEOUTS.get(self.backend, DEFAULT_TIMEOUTS["embedded"])
+        return dataclasses.replace(
+            self, statement_timeout_s=self.statement_timeout_s or st,
+            login_timeout_given=self.login_timeout_given or self.login_timeout_s is not None,
+            login_timeout_s=self.login_timeout_s or lo, setup_timeout_s=self.setup_timeout_s or se)
 
 
 @dataclass
@@ -69,12 +81,16 @@ class LiveResult:
     records: list[dict]
     status: str | None
     phase: str | None
-    reason: str  # finished | deadline | crash | interrupted
+    reason: str  # finished | deadline | crash | interrupted | server_lost
     wall_s: float
     setup_s: float
     server_start_s: float | None
     idle_probe_ms: list[float] = field(default_factory=list)
     schema_dropped: bool = False
+    schema_created: bool = False  # CREATE SCHEMA was sent (so the drop is ours to do)
+    schema_fate: str = "NOT confirmed dropped"  # what became of it, for the report
+    tables: str | None = None  # hybrid | standard | standard (hybrid tables refused: ...)
+    settings: "LiveSettings | None" = None
     error: str | None = None
     server_counts: dict | None = None  # Snowflake: benchmark queries per QUERY_TAG
     worker_logs: dict = field(default_factory=dict)  # worker -> tail of its stderr, if any
@@ -88,6 +104,7 @@ def new_ids() -> tuple[str, str]:
 def header(cfg: RunConfig, sw: Switches, variant: str, settings: LiveSettings, run_id: str,
            scenario: dict | None, live: dict | None = None) -> dict:
     """The `run` record, as sim/run.py builds it, with the live backend's own bounds."""
+    settings = settings.resolved()
     L = statement_bound_s(settings.statement_timeout_s)
     Q = L + cfg.think_time_s
     hook_s = math.ceil(cfg.connections_per_worker / ALTER_PARALLELISM) * L
@@ -99,6 +116,8 @@ def header(cfg: RunConfig, sw: Switches, variant: str, settings: LiveSettings, r
     params["clock_eps_s"] = 0.01  # one host: processes share a monotonic clock anchored once
     params["statement_timeout_s"] = L
     params["backend"] = settings.backend
+    # a Snowflake sequence (ORDER) is unique and increasing but may leave gaps
+    params["seq_gaps"] = settings.backend == "snowflake"
     return {"t": 0.0, "actor": "phaselab", "kind": "run", "run_id": run_id, "seed": None,
             "variant": variant, "switches": as_dict(sw), "world": "live", "params": params,
             "scenario": scenario or {}, "live": live or {}}
@@ -119,8 +138,28 @@ def backend_spec(settings: LiveSettings, server: ServerProcess | None) -> ConnSp
     else:
         raise LiveSetupError(f"unknown backend {settings.backend!r}; allowed: "
                              f"{', '.join(BACKENDS)}")
-    return _with(spec, login_timeout=max(1, math.ceil(settings.login_timeout_s)),
-                 statement_timeout_s=settings.statement_timeout_s)
+    login = ({"login_timeout": max(1, math.ceil(settings.login_timeout_s))}
+             if settings.login_timeout_given or not spec.connection_name else {})
+    return _with(spec, statement_timeout_s=settings.statement_timeout_s, **login)
+
+
+def create_with_fallback(admin: TaggedConnection, sql: S.SqlText, res: "LiveResult") -> S.SqlText:
+    """The run's schema with hybrid control tables, or, when the account refuses them (trial
+    accounts, Google Cloud, US SnowGov), standard tables: same columns and keys, said in the
+    report (res.tables). Returns the SqlText the run uses."""
+    try:
+        create_run_schema(admin, sql)
+        res.tables = "hybrid" if sql.hybrid else "standard"
+        return sql
+    except Exception as exc:
+        if not sql.hybrid:
+            raise
+        why = redact(exc)
+    drop_run_schema(admin, sql)
+    std = dataclasses.replace(sql, hybrid=False)
+    create_run_schema(admin, std)
+    res.tables = f"standard (hybrid tables refused: {why[:300]})"
+    return std
 
 
 def _probe(tc: TaggedConnection, sql: S.SqlText, n: int) -> list[float]:
@@ -179,6 +218,7 @@ def live_run(cfg: RunConfig, sw: Switches, variant: str = "custom",
     up (nothing is left behind then either). Ctrl-C during the run is not raised: the run
     is stopped, cleaned up and returned with reason "interrupted"."""
     say = progress or (lambda what, info: None)
+    settings = settings.resolved()
     wall0 = time.monotonic()
     run_id, schema = new_ids()
     run_dir = tempfile.mkdtemp(prefix="phaselab-live-")
@@ -186,6 +226,9 @@ def live_run(cfg: RunConfig, sw: Switches, variant: str = "custom",
     admin: TaggedConnection | None = None
     sql: S.SqlText | None = None
     res = LiveResult(run_id, schema, settings.backend, [], None, None, "crash", 0.0, 0.0, None)
+    res.settings = settings
+    quiet_connector_logs()
+    guard = watchdog.start(run_dir, [run_dir])  # removes run_dir if we are SIGKILLed
     try:
         if settings.backend == "embedded":
             say("server", {})
@@ -194,36 +237,51 @@ def live_run(cfg: RunConfig, sw: Switches, variant: str = "custom",
             except (RuntimeError, TimeoutError, OSError) as exc:
                 raise LiveSetupError(f"could not start the embedded server: {exc}") from None
             res.server_start_s = server.start_s
+            watchdog.stop(guard)  # a SIGKILL from here on must also take the server's data dir
+            guard = watchdog.start(run_dir, [run_dir, server.dir])
         spec = backend_spec(settings, server)
         say("connect", {"where": spec.where()})
         try:
-            admin = open_connection(_with(spec, statement_timeout_s=settings.setup_timeout_s))
+            admin = watched(lambda: open_connection(
+                _with(spec, statement_timeout_s=settings.setup_timeout_s)), server)
         except ConnectError as exc:
             raise LiveSetupError(str(exc)) from None
         database = spec.options.get("database") or admin.conn.database
         if not database:
             raise LiveSetupError("no database: set SNOWFLAKE_DATABASE or the connection's "
                                  "database")
+        snowflake = settings.backend == "snowflake"
         try:
-            sql = S.SqlText(database, schema, hybrid=settings.backend == "snowflake")
+            sql = S.SqlText(database, schema, hybrid=snowflake, snowflake=snowflake)
         except ValueError as exc:
             raise LiveSetupError(str(exc)) from None
         say("schema", {"schema": sql.qschema})
+        if settings.backend == "snowflake":  # a SIGKILL from here on must not orphan it
+            watchdog.stop(guard)
+            guard = watchdog.start(run_dir, [run_dir], {
+                "conn": spec.to_json(), "database": sql.database, "schema": sql.schema})
+        res.schema_created = True
         try:
-            create_run_schema(admin, sql)
-            res.idle_probe_ms = _probe(admin, sql, settings.idle_probe)
+            sql = watched(lambda: create_with_fallback(admin, sql, res), server)
+            res.idle_probe_ms = watched(lambda: _probe(admin, sql, settings.idle_probe), server)
+        except LiveSetupError:
+            raise
         except Exception as exc:
             raise LiveSetupError(f"could not set up schema {sql.qschema} on {spec.where()}: "
                                  f"{redact(exc)}") from None
+        spec = _with(spec, hybrid_session=sql.hybrid)
         res.setup_s = time.monotonic() - wall0
-        _drive(cfg, sw, variant, settings, scenario, spec, sql, run_dir, res, admin, say)
+        _drive(cfg, sw, variant, settings, scenario, spec, sql, run_dir, res, admin, say,
+               server)
     finally:
         _cleanup(res, admin, sql, server, run_dir, say)
+        watchdog.stop(guard)
     res.wall_s = time.monotonic() - wall0
     return res
 
 
-def _drive(cfg, sw, variant, settings, scenario, spec, sql, run_dir, res, admin, say) -> None:
+def _drive(cfg, sw, variant, settings, scenario, spec, sql, run_dir, res, admin, say,
+           server: ServerProcess | None = None) -> None:
     """The run itself, from the header to run_end and the merged trace."""
     clock = RunClock.start()
     main_path = os.path.join(run_dir, "trace-main.jsonl")
@@ -238,6 +296,7 @@ def _drive(cfg, sw, variant, settings, scenario, spec, sql, run_dir, res, admin,
             "statement_timeout_s": settings.statement_timeout_s,
             "login_timeout_s": settings.login_timeout_s, "server_start_s": res.server_start_s,
             "idle_probe_ms": [round(x, 3) for x in res.idle_probe_ms],
+            "tables": res.tables,
             "run_config": dataclasses.asdict(cfg)}))
         driver = RealDriver(spec, sql, tw, clock, control_tag=settings.control_tag,
                             run_dir=run_dir, worker_config=worker_config)
@@ -254,6 +313,10 @@ def _drive(cfg, sw, variant, settings, scenario, spec, sql, run_dir, res, admin,
                 if not actors[0].is_alive() and driver._workers.live() == 0:
                     res.reason = "finished"
                     break
+                lost = server.lost() if server is not None else None
+                if lost:
+                    res.reason, res.error = "server_lost", f"the embedded server {lost}"
+                    break
                 say("running", {"t": clock.now(), "deadline": deadline,
                                 "status": _last_status(tw.records),
                                 "workers": driver._workers.live()})
@@ -264,15 +327,16 @@ def _drive(cfg, sw, variant, settings, scenario, spec, sql, run_dir, res, admin,
             cancel.set()
             say("stopping", {"reason": res.reason})
             driver.close(kill_after_s=cfg.kill_after_s)
+            join_by = time.monotonic() + statement_bound_s(settings.statement_timeout_s) + 2.0
             for a in actors:
-                a.join(statement_bound_s(settings.statement_timeout_s) + 2.0)
+                a.join(max(0.0, join_by - time.monotonic()))
             errors = [a.error for a in actors if a.error]
-            if errors:
+            if errors and res.reason != "server_lost":
                 res.reason, res.error = "crash", "; ".join(errors)
-            try:
-                row = _final_row(admin, sql, res.run_id)
-            except Exception:
-                row = None
+            row = None
+            if res.reason != "server_lost":
+                row = bounded(lambda: _final_row(admin, sql, res.run_id),
+                              admin_bound_s(settings))
             res.status, res.phase = (row.status, row.phase) if row else (None, None)
             tw.write({"t": clock.now(), "actor": "driver", "kind": "run_end",
                       "status": res.status, "phase": res.phase, "reason": res.reason})
@@ -282,7 +346,8 @@ def _drive(cfg, sw, variant, settings, scenario, spec, sql, run_dir, res, admin,
     res.records = read_trace(merged).records
     if settings.backend == "snowflake":
         from .history import benchmark_counts_by_tag
-        res.server_counts = benchmark_counts_by_tag(admin, sql, res.run_id, clock.epoch_wall)
+        res.server_counts = bounded(
+            lambda: benchmark_counts_by_tag(admin, sql, res.run_id, clock.epoch_wall), 60.0)
 
 
 def _last_status(records: list[dict]) -> str:
@@ -293,18 +358,22 @@ def _last_status(records: list[dict]) -> str:
     return "—"
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 class _no_sigint:
-    """Cleanup must not be cut short by a second Ctrl-C (it would orphan the schema)."""
+    """Cleanup must not be cut short by a second Ctrl-C, SIGTERM or SIGHUP (it would orphan
+    the schema or the server): they are ignored until it is done."""
 
     def __enter__(self):
-        self.old = None
+        self.old = {}
         if threading.current_thread() is threading.main_thread():
-            self.old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            self.old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
         return self
 
     def __exit__(self, *exc):
-        if self.old is not None:
-            signal.signal(signal.SIGINT, self.old)
+        for sig, old in self.old.items():
+            signal.signal(sig, old)
 
 
 def _log_tails(run_dir: str, n: int = 2000) -> dict:
@@ -320,20 +389,98 @@ def _log_tails(run_dir: str, n: int = 2000) -> dict:
 
 
 def _cleanup(res: LiveResult, admin, sql, server, run_dir, say) -> None:
+    """Drop the schema (if we created it and the server can still answer), stop the server,
+    remove the run directory. Each step is bounded: a dead or stalled server costs at most
+    admin_bound_s, never the connector's retries."""
     with _no_sigint():
-        say("cleanup", {})
-        if admin is not None and sql is not None:
-            for _ in range(2):
-                try:
-                    drop_run_schema(admin, sql)
-                    res.schema_dropped = not schema_exists(admin, sql)
-                    break
-                except Exception:
-                    time.sleep(0.5)
+        lost = server.lost() if server is not None else None
+        drop = admin is not None and sql is not None and res.schema_created and not lost
+        say("cleanup", {"schema": sql.qschema if drop else None,
+                        "server": None if server is None else "lost" if lost else "stop"})
+        if drop:
+            def _drop():
+                drop_run_schema(admin, sql)
+                return not schema_exists(admin, sql)
+            res.schema_dropped = bool(bounded(_drop, admin_bound_s(res.settings)))
+            res.schema_fate = "dropped" if res.schema_dropped else "NOT confirmed dropped"
+        elif lost and res.schema_created:
+            res.schema_dropped = True  # its data directory goes with the server, below
+            res.schema_fate = "removed with the lost server's data directory"
+        elif not res.schema_created:
+            res.schema_dropped = True  # nothing was created
+            res.schema_fate = "never created"
         if admin is not None:
-            admin.close()
+            bounded(admin.close, 2.0)
         if server is not None:
             server.stop()
         res.worker_logs = _log_tails(run_dir)
         shutil.rmtree(run_dir, ignore_errors=True)
 
+
+def watched(fn: Callable[[], object], server: ServerProcess | None):
+    """fn() on a daemon thread while we watch the embedded server: if it dies or is stopped
+    meanwhile, set-up fails at once (LiveSetupError) instead of waiting out the connector's
+    retries (a 60 s network timeout on the admin connection). fn's own error is re-raised."""
+    if server is None:
+        return fn()
+    out: list = []
+    err: list = []
+
+    def body():
+        try:
+            out.append(fn())
+        except BaseException as exc:  # re-raised on the calling thread
+            err.append(exc)
+    t = threading.Thread(target=body, daemon=True, name="watched-setup")
+    t.start()
+    while t.is_alive():
+        t.join(0.2)
+        lost = server.lost()
+        if lost and t.is_alive():
+            raise LiveSetupError(f"the embedded server {lost} during set-up")
+    if err:
+        raise err[0]
+    return out[0]
+
+
+def bounded(fn: Callable[[], object], timeout_s: float) -> object | None:
+    """fn() on a daemon thread, its value or None when it raised or ran past timeout_s: the
+    connector retries a dead server for its whole network timeout, and clean-up must not
+    wait for that (the thread is abandoned; the process exits soon after)."""
+    out: list = []
+
+    def body():
+        try:
+            out.append(fn())
+        except Exception:
+            pass
+    t = threading.Thread(target=body, daemon=True, name="bounded-admin")
+    t.start()
+    t.join(timeout_s)
+    return out[0] if out else None
+
+
+def admin_bound_s(settings: "LiveSettings") -> float:
+    """How long one post-run admin statement (final read, schema drop) may take."""
+    return 2.0 * statement_bound_s(settings.statement_timeout_s) + 2.0
+
+
+def quiet_connector_logs() -> None:
+    """The connector logs each retry of a dead server with a traceback through Python's
+    last-resort handler (stderr), and its statement-timeout thread (the one that sends
+    abort-request) dies with a traceback when the server is gone; the run reports what failed
+    itself, in one line. Exceptions of other threads still reach the original hook."""
+    import logging
+    if not getattr(threading.excepthook, "_phaselab", False):
+        original = threading.excepthook
+
+        def hook(args):
+            if not type(args.exc_value).__module__.startswith("snowflake."):
+                original(args)
+        hook._phaselab = True  # type: ignore[attr-defined]
+        threading.excepthook = hook
+    for name in ("snowflake.connector", "snowflake", "urllib3", "botocore"):
+        lg = logging.getLogger(name)
+        if not any(isinstance(h, logging.NullHandler) for h in lg.handlers):
+            lg.addHandler(logging.NullHandler())
+        lg.propagate = False

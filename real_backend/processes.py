@@ -31,6 +31,7 @@ class WorkerLauncher:
         self.parts: list[str] = []
         self._lock = threading.Lock()
         self._reapers: list[threading.Thread] = []
+        self.requested: set[str] = set()  # workers we signalled to stop
         atexit.register(self.kill_all)
 
     def spawn(self, worker_id: str, group_id: int, group_count: int, index: int,
@@ -61,8 +62,18 @@ class WorkerLauncher:
         return proc.pid
 
     def _reap(self, worker_id: str, proc: subprocess.Popen) -> None:
+        """Records the exit the moment it happens: `code` (negative: the signal that killed
+        it, also named in `signal`) and `requested` (we asked it to stop: TerminateWorkers or
+        the run's own end), so that a death nobody asked for is told apart."""
         code = proc.wait()
-        self.record("proc", worker=worker_id, action="exit", code=code, actor="driver")
+        extra = {}
+        if code < 0:
+            try:
+                extra["signal"] = signal.Signals(-code).name
+            except ValueError:
+                extra["signal"] = str(-code)
+        self.record("proc", worker=worker_id, action="exit", code=code,
+                    requested=worker_id in self.requested, actor="driver", **extra)
 
     def live(self) -> int:
         with self._lock:
@@ -73,6 +84,7 @@ class WorkerLauncher:
         were running."""
         with self._lock:
             running = [p for p in self.procs.values() if p.poll() is None]
+            self.requested.update(w for w, p in self.procs.items() if p in running)
         for p in running:
             _signal(p, signal.SIGTERM)
         deadline = time.monotonic() + kill_after_s
@@ -92,6 +104,7 @@ class WorkerLauncher:
     def kill_all(self) -> None:
         with self._lock:
             running = [p for p in self.procs.values() if p.poll() is None]
+            self.requested.update(w for w, p in self.procs.items() if p in running)
         for p in running:
             _signal(p, signal.SIGKILL)
             try:

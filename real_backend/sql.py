@@ -11,8 +11,12 @@ Choices worth knowing:
   CURRENT_TIMESTAMP()) / 1000: fractional seconds, one clock (measured to work on fakesnow).
 - AllocSeq uses a SEQUENCE object per run (`SELECT <seq>.NEXTVAL`). Snowflake has no
   UPDATE ... RETURNING, and "UPDATE NEXT_SEQUENCE_ID + 1, then SELECT" is two statements that
-  another emitter can interleave; NEXTVAL is one statement and never hands out a value twice
-  (Snowflake may leave gaps, which the protocol tolerates: workers only need increasing ids).
+  another emitter can interleave; NEXTVAL is one statement and never hands out a value twice.
+  On Snowflake the sequence is created ORDER (new sequences default to NOORDER, whose values
+  need not increase across sessions) and may still leave gaps, which the protocol tolerates
+  (workers only need increasing ids; the trace header says `seq_gaps`); a NEXTVAL whose
+  outcome is unknown is recorded `info`: it may have consumed a value. The embedded server's
+  parser rejects ORDER; its sequences are gap-free and ordered anyway.
   The reference three-statement path keeps using RUN_STATUS.NEXT_SEQUENCE_ID.
 - HYBRID tables (row locks, enforced keys) on Snowflake; standard tables on the embedded
   backend, whose parser rejects CREATE HYBRID TABLE. Same columns and keys either way.
@@ -85,6 +89,7 @@ class SqlText:
     database: str
     schema: str
     hybrid: bool = False
+    snowflake: bool = False  # Snowflake's dialect where the embedded server's differs
 
     def __post_init__(self):
         object.__setattr__(self, "database", validate_identifier(self.database, "database"))
@@ -146,7 +151,8 @@ class SqlText:
     # --- statements -----------------------------------------------------------------------
     def create_run(self, e: fx.CreateRun) -> list[Q]:
         return [
-            Q(f"CREATE SEQUENCE IF NOT EXISTS {self.seq_name(e.run_id)} START = 1 INCREMENT = 1"),
+            Q(f"CREATE SEQUENCE IF NOT EXISTS {self.seq_name(e.run_id)} START = 1 INCREMENT = 1"
+              + (" ORDER" if self.snowflake else "")),
             Q(f"INSERT INTO {self.t('RUN_STATUS')} (RUN_ID, TEST_ID, SCENARIO_CONFIG, STATUS, "
               "PHASE, TOTAL_WORKERS_EXPECTED, CREATED_AT, UPDATED_AT) SELECT ?, ?, PARSE_JSON(?), "
               "?, ?, ?, CURRENT_TIMESTAMP(), CURRENT_TIMESTAMP()",

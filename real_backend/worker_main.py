@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
                          name="parent-watch").start()
     signal.signal(signal.SIGTERM, _on_sigterm)
     clock = RunClock.join(float(cfg["epoch_wall"]))
-    sql = SqlText(cfg["database"], cfg["schema"], bool(cfg.get("hybrid", False)))
+    sql = SqlText(cfg["database"], cfg["schema"], bool(cfg.get("hybrid", False)),
+                  bool(cfg.get("snowflake", False)))
     with open(cfg["trace_path"], "a", encoding="utf-8") as sink:
         driver = RealDriver(ConnSpec.from_json(cfg["conn"]), sql, TraceWriter(sink, keep=False),
                             clock, id_base=int(cfg.get("id_base", 0)),

@@ -37,3 +37,28 @@ def test_verdict_lists_not_judged_apart_from_passed_and_violated():
     assert report.json_verdict(v)["not_judged"] == v["not_judged"]
     # check() stays the list of violations: a not-judged property adds none
     assert [x.property_id for x in check(tr)] == [g["property"] for g in v["violated"]]
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("pid,param", [
+    ("RUN-WARMUP-LENGTH", "P"), ("RUN-MEASUREMENT-LENGTH", "duration_s"),
+    ("EV-CONVERGE", "E"), ("EV-STOP-DELIVERY", "R"), ("HB-GAP", "stale_s"),
+    ("HB-NO-FALSE-DEAD", "dead_s"), ("HB-DEAD-DETECTION", "L"), ("LIVE-WORKER-EXIT", "D"),
+    ("PH-HOOK-ONCE", "E"),
+])
+def test_checkers_missing_a_bound_say_not_judged(pid, param):
+    """Issue 8: a missing header bound used to be a silent pass."""
+    b = clean_run()
+    assert _by_id(judge(b.build(), only=[pid]))[pid].outcome == "passed"
+    b.header["params"].pop(param)
+    j = _by_id(judge(b.build(), only=[pid]))[pid]
+    assert j.outcome == "not judged" and param in j.not_judged, j
+
+
+def test_ready_gate_without_heartbeat_records_is_not_judged():
+    from tests.trace_builder import is_
+    b = clean_run().drop(is_("heartbeat"))
+    j = _by_id(judge(b.build(), only=["RUN-READY-GATE"]))["RUN-READY-GATE"]
+    assert j.outcome == "not judged" and "heartbeat" in j.not_judged

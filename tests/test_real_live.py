@@ -323,7 +323,10 @@ PARENT = textwrap.dedent("""
 @pytest.mark.parametrize("how", ["sigkill", "sigint"])
 def test_killing_the_parent_leaves_no_process(tmp_path, how):
     p = subprocess.Popen([sys.executable, "-c", PARENT, str(tmp_path)], cwd=ROOT,
-                         stdout=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, text=True,
+                         # SIGINT at its default even when the suite runs as a background
+                         # job (which starts with it ignored)
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         info = json.loads(p.stdout.readline())
         time.sleep(1.5)  # the workers are connected and heartbeating

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 
 from rich.console import Console
 from rich.markup import escape
@@ -32,9 +33,11 @@ def add_arguments(p) -> None:
                    help="pause between a benchmark task's queries")
     p.add_argument("--variant", default="fixed")
     p.add_argument("--connection-name", help="a connections.toml entry (snowflake)")
-    p.add_argument("--statement-timeout", type=float, default=1.0, metavar="S",
-                   help="connector timeouts; the trace declares L = 2 x this + 1 s")
-    p.add_argument("--login-timeout", type=float, default=10.0, metavar="S")
+    p.add_argument("--statement-timeout", type=float, default=None, metavar="S",
+                   help="connector timeouts (default 1 s embedded, 10 s Snowflake); the "
+                        "trace declares L = 2 x this + 1 s")
+    p.add_argument("--login-timeout", type=float, default=None, metavar="S",
+                   help="default 10 s embedded, 60 s Snowflake (or the named connection's)")
     p.add_argument("--control-tag", default="phaselab",
                    help="QUERY_TAG of control connections (the reference uses flakebench)")
     p.add_argument("--trace", metavar="FILE", help="write the merged JSON-lines trace here")
@@ -49,6 +52,8 @@ def _check_args(args) -> None:
                                 ("--think-time", args.think_time, 0, False),
                                 ("--statement-timeout", args.statement_timeout, 0, True),
                                 ("--login-timeout", args.login_timeout, 0, True)):
+        if v is None:
+            continue
         if (v <= lo) if strict else (v < lo):
             raise UsageError(f"{name} must be {'>' if strict else '>='} {lo}, not {v}")
     if args.trace and not os.path.isdir(os.path.dirname(os.path.abspath(args.trace))):
@@ -82,11 +87,41 @@ class _Progress:
                     "connect": f"connecting to {info.get('where')}",
                     "schema": f"creating schema {info.get('schema')}",
                     "stopping": f"stopping ({info.get('reason')})",
-                    "cleanup": "dropping the schema, stopping the server"}.get(what, what)
+                    "cleanup": _cleanup_text(info)}.get(what, what)
             if not self.status:
                 self.console.print(f"[dim]smoke: {escape(text)}[/dim]")
         if self.status:
             self.status.update(text)
+
+
+def _cleanup_text(info: dict) -> str:
+    """Only what is being done: no schema to drop before one was created, no server on
+    Snowflake."""
+    steps = []
+    if info.get("schema"):
+        steps.append(f"dropping schema {info['schema']}")
+    if info.get("server") == "stop":
+        steps.append("stopping the embedded server")
+    elif info.get("server") == "lost":
+        steps.append("removing the lost server's data")
+    steps.append("removing the run's temporary files")
+    return ", ".join(steps)
+
+
+class _StopSignals:
+    """SIGTERM and SIGHUP end a smoke run the way Ctrl-C does (KeyboardInterrupt in the main
+    thread): the run stops, cleans up and exits 130; without this they would kill the process
+    outright and leave the server, the workers and the run directory to the watchdogs."""
+
+    def __enter__(self):
+        def interrupt(signum, frame):
+            raise KeyboardInterrupt(signal.Signals(signum).name)
+        self.old = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+        return self
+
+    def __exit__(self, *exc):
+        for sig, old in self.old.items():
+            signal.signal(sig, old)
 
 
 def run(args) -> int:
@@ -96,17 +131,21 @@ def run(args) -> int:
     except UnknownVariant as exc:
         raise UsageError(f"--variant: {exc}") from None
     cfg = smoke.smoke_config(args.workers, args.connections, args.warmup, args.measure,
-                             args.think_time)
+                             args.think_time, backend=args.backend)
     settings = LiveSettings(backend=args.backend, statement_timeout_s=args.statement_timeout,
                             login_timeout_s=args.login_timeout,
                             connection_name=args.connection_name, control_tag=args.control_tag)
     err = Console(stderr=True)
     try:
-        with _Progress(err) as prog:
+        with _StopSignals(), _Progress(err) as prog:
             res = live_run(cfg, sw, args.variant, settings,
                            scenario={"command": "smoke", "backend": args.backend}, progress=prog)
     except LiveSetupError as exc:
         raise UsageError(f"--backend {args.backend}: {exc}") from None
+    except KeyboardInterrupt:  # during set-up: live_run has already cleaned up
+        err.print("smoke: interrupted; everything it had started is removed",
+                  markup=False, highlight=False)
+        return 130
     if args.trace and res.records:
         write_atomically(args.trace, (dumps(r) for r in res.records))
     trace = Trace(res.records)
@@ -117,6 +156,7 @@ def run(args) -> int:
     slow = smoke.over_bound(res.records, trace.header)
     fails = smoke.failures(res.records)
     server = smoke.server_comparison(summary["tags"], res.run_id, res.server_counts)
+    died = smoke.deaths(res.records)
     completed = res.reason == "finished" and res.status == "COMPLETED"
     problems = []
     if not completed:
@@ -129,29 +169,44 @@ def run(args) -> int:
             "backend": args.backend, "run_id": res.run_id, "schema": res.schema,
             "variant": args.variant, "status": res.status, "phase": res.phase,
             "reason": res.reason, "error": res.error, "completed": completed,
-            "schema_dropped": res.schema_dropped, "wall_s": round(res.wall_s, 3),
+            "schema_dropped": res.schema_dropped, "schema_fate": res.schema_fate,
+            "tables": res.tables,
+            "wall_s": round(res.wall_s, 3),
             "setup_s": round(res.setup_s, 3), "server_start_s": res.server_start_s,
             "summary": summary, "verdict": report.json_verdict(verdict),
             "latency_ms": lat, "failures": fails, "over_L": slow, "bottleneck": bn,
             "server_counts": server, "L": trace.param("L"), "trace": args.trace,
+            "deaths": died,
             "problems": problems}, default=str))
     else:
         out = Console()
         report.render_run(out, f"phaselab smoke — {args.backend} backend, run {res.run_id}, "
                           f"variant {args.variant}, {args.workers} workers x "
                           f"{args.connections} connections", summary, verdict, [])
+        _render_deaths(out, died)
         _render_latency(out, lat, fails)
         _render_load(out, bn, slow, trace.param("L"))
         if server:
             _render_server(out, server)
         for p in problems:
             out.print(f"[red]{escape(str(p))}[/red]")
+        if res.tables and res.tables != "standard" or args.backend == "snowflake":
+            out.print(f"Control tables: {res.tables}", markup=False)
         out.print(f"Wall {res.wall_s:.1f} s (set-up {res.setup_s:.1f} s); schema {res.schema} "
-                  f"{'dropped' if res.schema_dropped else 'NOT confirmed dropped'}"
+                  f"{res.schema_fate}"
                   + (f"; trace in {args.trace}" if args.trace else ""), markup=False)
     if res.reason == "interrupted":
         return 130
     return 0 if verdict["ok"] and completed else 1
+
+
+def _render_deaths(out: Console, died: list[dict]) -> None:
+    for d in died:
+        how = f"killed by {d['signal']}" if d["signal"] else f"exited with code {d['code']}"
+        seen = (f"noticed {d['after_s']:.1f} s later ({d['detected_by']})" if d["detected_by"]
+                else "nothing in the run noticed it")
+        out.print(f"[red]Worker death:[/red] {escape(d['worker'])} {how} at t={d['t']:.1f} s, "
+                  f"not asked to stop; {escape(seen)}")
 
 
 def _render_latency(out: Console, lat: dict, fails: dict) -> None:
@@ -188,13 +243,21 @@ def _render_load(out: Console, bn: dict, slow: list, L) -> None:
 
 
 def _render_server(out: Console, server: dict) -> None:
-    t = Table(title="Benchmark queries per QUERY_TAG: trace vs Snowflake", title_justify="left")
-    for c in ("tag", "trace", "QUERY_HISTORY", "AGGREGATE", "match"):
-        t.add_column(c)
+    sources = server["sources"]
+    t = Table(title="Benchmark queries per QUERY_TAG: the trace, and what Snowflake reports "
+                    "(not totals)", title_justify="left")
+    t.add_column("tag")
+    t.add_column("trace", justify="right")
+    for name, src in sources.items():
+        t.add_column(f"{name} ({src['label']})", justify="right")
     for r in server["rows"]:
-        t.add_row(r["tag"], str(r["trace"]), str(r["query_history"]), str(r["aggregate"]),
-                  "yes" if r["match"] else "no")
+        t.add_row(r["tag"], str(r["trace"]),
+                  *("n/a" if r[name] is None else str(r[name]) for name in sources))
     out.print(t)
-    for e in server["errors"]:
-        out.print(f"[yellow]{escape(str(e))}[/yellow]")
+    for name, src in sources.items():
+        out.print(f"{name}: {src['label']}: {src['why']}", markup=False)
+    over = [(r["tag"], n) for r in server["rows"] for n in r["over_trace"]]
+    for tag, name in over:
+        out.print(f"[red]{escape(name)} counts more queries for {escape(tag)} than the trace "
+                  "recorded[/red]")
     out.print(server["note"], markup=False)

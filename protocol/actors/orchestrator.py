@@ -197,6 +197,17 @@ def starting_too_long(st: OrchestratorState, row) -> bool:
             and row.elapsed > starting_timeout_s(st.cfg))
 
 
+def silent_exits(st: OrchestratorState, live: int):
+    """How many worker processes exited without a final heartbeat (COMPLETED or DEAD): the
+    processes gone (counted first) minus the final rows (read after, so a worker that wrote
+    its final heartbeat and then exited is never counted as silent)."""
+    try:
+        counts = yield CountHeartbeats(st.run_id)
+    except StatementFailed:
+        return 0
+    return max(0, len(st.spawned) - live - counts.completed)
+
+
 def poll_loop(st: OrchestratorState):
     while True:
         yield Sleep(st.cfg.orchestrator_poll_s)
@@ -216,6 +227,13 @@ def poll_loop(st: OrchestratorState):
                 raise  # upstream: the poll-loop task dies of it
             continue  # fixed: the next iteration starts afresh
         live = yield from live_workers(st, status)  # 16. exit checks
+        if (st.sw.fail_on_silent_exit and st.spawned and live < len(st.spawned)
+                and status in (ph.STARTING, ph.RUNNING) and not st.stopping):
+            gone = yield from silent_exits(st, live)
+            if gone:
+                yield from fail_run(st, ev.WORKER_FAILURE, f"{gone} worker process(es) exited "
+                                    "without a final heartbeat")
+                status = ph.FAILED
         if st.spawned and live == 0:
             break
         if st.stopping:

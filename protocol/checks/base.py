@@ -70,6 +70,70 @@ def nums(trace: Trace, *names: str) -> list[float] | None:
     return None if any(v is None for v in vals) else vals  # type: ignore[return-value]
 
 
+def is_live(trace: Trace) -> bool:
+    """A trace from a live run: its database-truth records carry the completion instant of
+    their statement, not the instant it took effect (docs/trace.md, the interval rule)."""
+    return trace.header.get("world") == "live"
+
+
+_EFFECT_OPS = {"status_write": ("write_run_status", "create_run"),
+               "event_emit": ("insert_event",),
+               "heartbeat": ("merge_heartbeat", "mark_heartbeats")}
+
+
+def effect_window(trace: Trace, rec: dict) -> tuple[float, float]:
+    """When a database-truth record (status_write, event_emit) took effect, on the run clock.
+
+    The simulation records the exact instant: (t, t). A live driver records the completion of
+    the statement, so the effect lies somewhere between the statement's invoke and `t`; the
+    window is widened by the header's clock_eps_s (processes' clocks, the database's
+    millisecond DATEDIFF). A checker fails a timing property only when it fails for every
+    instant of the windows involved."""
+    t = rec["t"]
+    if not is_live(trace):
+        return t, t
+    cache = getattr(trace, "_invokes", None)
+    if cache is None:
+        cache = {r.get("id"): r for r in trace.of("invoke")}
+        trace._invokes = cache  # type: ignore[attr-defined]
+    inv = cache.get(rec.get("op_id"))
+    ops = _EFFECT_OPS.get(rec.get("kind"), ())
+    lo = inv["t"] if inv is not None and inv.get("op") in ops and inv["t"] <= t else t
+    eps = num(trace, "clock_eps_s") or 0.0
+    return lo - eps, t + eps
+
+
+def maybe_heartbeats(trace: Trace) -> dict[str, list[dict]]:
+    """Own heartbeats whose merge_heartbeat outcome is unknown (`info`, or no completion in a
+    cut-off trace), per worker: they may have applied anywhere from `lo` (the invoke) to `hi`
+    (the completion, else the trace's end). Under load a 1 s timeout makes these common, and
+    the orchestrator may well have read them, so checkers must allow for them."""
+    cached = getattr(trace, "_maybe_hb", None)
+    if cached is not None:
+        return cached
+    done = {r.get("id"): r["t"] for r in trace.of("info", "fail", "ok")}
+    out: dict[str, list[dict]] = {}
+    for inv in trace.uncertain_ops("merge_heartbeat"):
+        a = inv.get("args") or {}
+        k = a.get("worker_id")
+        out.setdefault(k, []).append({
+            "t": inv["t"], "lo": inv["t"], "hi": done.get(inv.get("id"), trace.end_t()),
+            "kind": "heartbeat", "worker": k, "status": a.get("status"), "writer": "worker",
+            "maybe": True, "op_id": inv.get("id")})
+    trace._maybe_hb = out  # type: ignore[attr-defined]
+    return out
+
+
+def need(trace: Trace, *names: str) -> list[float]:
+    """Numeric params a checker cannot judge without: their values, or NotJudged naming the
+    missing ones (a live or recorded trace may not state every bound a simulation does)."""
+    vals = [num(trace, n) for n in names]
+    missing = [n for n, v in zip(names, vals) if v is None]
+    if missing:
+        raise NotJudged(f"the header states no {', '.join(missing)}")
+    return vals  # type: ignore[return-value]
+
+
 def cols(write: dict) -> dict:
     """A status_write's `set` columns with upper-case names."""
     s = write.get("set") or {}

@@ -8,8 +8,8 @@ from protocol.events import SET_PHASE, SET_WORKER_TARGET, START, STOP
 from protocol.phases import HB_FINAL, RUNNING, TERMINAL
 from protocol.trace import Trace
 
-from .base import (TOL, Violation, as_json, checker, cols, concerns, ft, hb_writer, nums,
-                   queries)
+from .base import (TOL, Violation, as_json, checker, cols, concerns, effect_window, ft,
+                   hb_writer, need, queries)
 
 
 def _desc(e: dict) -> str:
@@ -23,7 +23,11 @@ def _desc(e: dict) -> str:
 def ev_seq_unique(trace: Trace) -> Iterator[Violation]:
     """The emitted seqs are exactly {1..n}, each used by one event, and START has seq 1 (so a
     second START, e.g. a re-run start_run, is a violation). A missing seq is excused only by a
-    maybe-applied insert_event (info), which may be the event nobody saw."""
+    maybe-applied insert_event (info), which may be the event nobody saw, or an allocation
+    (alloc_seq) whose outcome is unknown: a NEXTVAL that timed out consumed a value. With
+    params.seq_gaps (a Snowflake sequence: unique and ordered, gaps allowed) gaps are not
+    judged, and START must have the lowest seq instead of 1."""
+    gaps = bool(trace.param("seq_gaps"))
     emits = trace.of("event_emit")
     if not emits:
         return
@@ -39,30 +43,34 @@ def ev_seq_unique(trace: Trace) -> Iterator[Violation]:
         if len(es) > 1:
             yield Violation("EV-SEQ-UNIQUE", f"seq {s} used {len(es)} times: " + "; ".join(
                 f"{_desc(e)} by {e.get('emitter')} at t={ft(e['t'])}" for e in es), tuple(es))
-    if by_seq:
+    if by_seq and not gaps:
         unknown = trace.uncertain_ops("insert_event")
         missing = set(range(1, max(by_seq) + 1)) - set(by_seq)
         missing -= {(u.get("args") or {}).get("seq") for u in unknown}
         excused = sum(1 for u in unknown if (u.get("args") or {}).get("seq") is None)
+        excused += len(trace.uncertain_ops("alloc_seq"))
         if len(missing) > excused:
             yield Violation("EV-SEQ-UNIQUE", f"sequence ids {sorted(missing)} of 1..{max(by_seq)} "
                             "were never used by any event", ())
+    first = min(by_seq, default=1) if gaps else 1
     for e in emits:
-        if e.get("type") == START and e.get("seq") != 1:
+        if e.get("type") == START and e.get("seq") != first:
             yield Violation("EV-SEQ-UNIQUE", f"START has seq {e.get('seq')} (emitted by "
-                            f"{e.get('emitter')} at t={ft(e['t'])}), not 1", (e,))
-    if by_seq.get(1) and all(e.get("type") != START for e in by_seq[1]):
-        e = by_seq[1][0]
-        yield Violation("EV-SEQ-UNIQUE", f"seq 1 is {_desc(e)}, not START", (e,))
+                            f"{e.get('emitter')} at t={ft(e['t'])}), not {first}", (e,))
+    if by_seq.get(first) and all(e.get("type") != START for e in by_seq[first]):
+        e = by_seq[first][0]
+        yield Violation("EV-SEQ-UNIQUE", f"seq {first} is {_desc(e)}, not START", (e,))
 
 
 @checker("EV-SEQ-PREFIX")
 def ev_seq_prefix(trace: Trace) -> Iterator[Violation]:
-    """Whenever event s is visible (its event_emit t), every event with a lower seq already is:
+    """Whenever event s is visible (its event_emit t), every event with a lower seq already is
+    (live: s's whole insert came before the lower one's began, the interval rule):
     one violation per late lower event, naming the higher event that became visible first."""
     emits = [e for e in trace.of("event_emit") if isinstance(e.get("seq"), int)]
+    win = {id(e): effect_window(trace, e) for e in emits}  # live: invoke to completion
     for f in emits:
-        early = [e for e in emits if e["seq"] > f["seq"] and e["t"] < f["t"] - TOL]
+        early = [e for e in emits if e["seq"] > f["seq"] and win[id(e)][1] < win[id(f)][0] - TOL]
         if early:
             e = min(early, key=lambda e: e["t"])
             yield Violation("EV-SEQ-PREFIX",
@@ -144,6 +152,7 @@ def ev_no_swallow(trace: Trace) -> Iterator[Violation]:
     emits = sorted(trace.of("event_emit"), key=lambda e: (e.get("seq") or 0, e["t"]))
     if not emits:
         return
+    vis = {id(e): effect_window(trace, e)[0] for e in emits}  # live: as early as its invoke
     for k, recs in trace.by_worker("event_seen").items():
         stop_at, used = _stop_seq(recs), set()
         groups: dict = defaultdict(list)
@@ -158,13 +167,13 @@ def ev_no_swallow(trace: Trace) -> Iterator[Violation]:
             for e in sorted(rows, key=lambda e: not concerns(e, k)):
                 match = next((i for i, r in enumerate(recs) if i not in used
                               and r.get("seq") == s and r.get("type") in (None, e.get("type"))
-                              and r["t"] >= e["t"] - TOL and _acceptable(r.get("outcome"), e, k)),
+                              and r["t"] >= vis[id(e)] - TOL and _acceptable(r.get("outcome"), e, k)),
                              None)
                 if match is not None:
                     used.add(match)
                     continue
                 bad = next((r for r in recs if r.get("seq") == s and r.get("type") in (None, e.get("type"))
-                            and r["t"] >= e["t"] - TOL), None)
+                            and r["t"] >= vis[id(e)] - TOL), None)
                 if bad is not None:
                     how = (f"its {bad.get('loop')} loop marked it {bad.get('outcome')!r} at "
                            f"t={ft(bad['t'])} and moved the cursor to {bad.get('cursor')}")
@@ -268,10 +277,10 @@ def ev_converge(trace: Trace) -> Iterator[Violation]:
     D + the event's ramp_seconds): current_target = the event's target = WORKER_TARGETS[k].
     Skipped for workers that stopped (applied STOP, exited, final heartbeat, terminal run) by
     then, workers without a main_loop marker, and deadlines beyond the end of the trace."""
-    p = nums(trace, "E", "R", "L")
+    p = need(trace, "E", "R", "L")
     emits = [e for e in trace.of("event_emit") if e.get("type") in (SET_PHASE, SET_WORKER_TARGET)
              and _value(e) not in (None, "")]
-    if p is None or not emits:
+    if not emits:
         return
     bound, end = sum(p), trace.end_t()
     states = trace.by_worker("worker_state")
@@ -319,9 +328,9 @@ def ev_converge(trace: Trace) -> Iterator[Violation]:
 def ev_stop_delivery(trace: Trace) -> Iterator[Violation]:
     """No worker starts a query later than min(first STOP visible + E + L, first certain write
     taking STATUS out of RUNNING + R + L). One violation per worker (its first late query)."""
-    p = nums(trace, "E", "R", "L")
+    p = need(trace, "E", "R", "L")
     qs = queries(trace)
-    if p is None or not qs:
+    if not qs:
         return
     E, R, L = p
     stops = [e for e in trace.of("event_emit") if e.get("type") == STOP]

@@ -9,7 +9,8 @@ from protocol.phases import (CANCELLING, COMPLETED, HB_COMPLETED, HB_DEAD, HB_FI
                              PROCESSING, RUNNING, STARTING, STOPPING, TERMINAL, FAILED, CANCELLED)
 from protocol.trace import Trace
 
-from .base import TOL, Violation, checker, ft, hb_writer, num, nums, queries_by_worker
+from .base import (TOL, Violation, checker, effect_window, ft, hb_writer, maybe_heartbeats, need,
+                   num, queries_by_worker)
 
 
 def _own(hbs: list[dict]) -> list[dict]:
@@ -32,26 +33,34 @@ def hb_grammar(trace: Trace) -> Iterator[Violation]:
     worker whose process exited with code 0 (it ran its exit sequence); a killed or crashed
     worker may leave a prefix (LIVE-WORKER-EXIT judges those). The same status written again
     at once (a write retried after a timeout, issue 9) counts once."""
+    maybe = maybe_heartbeats(trace)
     for k, hbs in trace.by_worker("heartbeat").items():
-        state, word = None, []
-        for h in hbs:
+        states, word = {None}, []  # the statuses the row may have (maybe-applied writes)
+        for h in sorted(hbs + maybe.get(k, []), key=lambda h: h["t"]):
             st = h.get("status")
-            if hb_writer(h) == "worker" and st == state and word:
+            if hb_writer(h) == "worker" and word and not h.get("maybe") and states == {st}:
                 continue  # a stutter: the same status written again (a retry after a timeout)
             if hb_writer(h) == "orchestrator":
                 if st not in (HB_STALE, HB_DEAD):
                     yield Violation("HB-GRAMMAR", f"orchestrator wrote heartbeat status {st} for {k} "
                                     f"at t={ft(h['t'])}; only STALE or DEAD are its to write", (h,))
                 continue
-            if st not in HEARTBEAT_NEXT.get(state, frozenset()):
-                yield Violation("HB-GRAMMAR", f"{k} wrote heartbeat {st} after {state} at t={ft(h['t'])} "
+            allowed = set().union(*(HEARTBEAT_NEXT.get(x, frozenset()) for x in states))
+            if h.get("maybe"):  # a heartbeat whose outcome is unknown: applied or not
+                if st in allowed:
+                    states = states | {st}
+                continue
+            if st not in allowed:
+                yield Violation("HB-GRAMMAR", f"{k} wrote heartbeat {st} after "
+                                f"{'/'.join(sorted(map(str, states)))} at t={ft(h['t'])} "
                                 f"(its statuses so far: {' '.join(word) or 'none'})", (h,))
             word.append(st)
-            state = st
+            states = {st}
         ex = _exit(trace, k)
-        if ex is not None and ex.get("code") == 0 and word and state not in HB_FINAL:
+        if ex is not None and ex.get("code") == 0 and word and not (states & HB_FINAL):
+            # (a final heartbeat whose outcome is unknown may have applied: states has it)
             yield Violation("HB-GRAMMAR", f"{k} exited with code 0 at t={ft(ex['t'])} but its last own "
-                            f"heartbeat is {state}, not COMPLETED or DEAD", (ex,))
+                            f"heartbeat is {word[-1]}, not COMPLETED or DEAD", (ex,))
 
 
 @checker("HB-READY-MEANS-READY")
@@ -99,16 +108,27 @@ def hb_ready_means_ready(trace: Trace) -> Iterator[Violation]:
 def hb_gap(trace: Trace) -> Iterator[Violation]:
     """Consecutive own heartbeats of a worker are less than stale_s apart (run clock), from its
     first to its final one, whatever it is doing in between."""
-    stale = num(trace, "stale_s")
-    if stale is None:
-        return
+    (stale,) = need(trace, "stale_s")
+    maybe = maybe_heartbeats(trace)
     for k, hbs in trace.by_worker("heartbeat").items():
         own = _own(hbs)
-        for a, b in zip(own, own[1:]):
-            if b["t"] - a["t"] >= stale - TOL:
-                yield Violation("HB-GAP", f"{k} wrote no heartbeat for {b['t'] - a['t']:.3f} s, from "
-                                f"{a.get('status')} at t={ft(a['t'])} to {b.get('status')} at t={ft(b['t'])} "
-                                f"(STALE limit {stale:g} s)", (a, b))
+        if not own:
+            continue
+        # each heartbeat applied within its window (live: invoke to completion; one whose
+        # outcome is unknown may have applied there too); a gap is certain only between
+        # the latest a previous one can have applied and the earliest the next one can
+        wins = [(*effect_window(trace, h), h) for h in own]
+        wins += [(m["lo"], m["hi"], m) for m in maybe.get(k, [])
+                 if own[0]["t"] <= m["lo"] <= own[-1]["t"]]
+        wins.sort(key=lambda w: w[0])
+        hi, prev = wins[0][1], wins[0][2]
+        for lo, h_hi, h in wins[1:]:
+            if lo - hi >= stale - TOL and not h.get("maybe"):
+                yield Violation("HB-GAP", f"{k} wrote no heartbeat for {h['t'] - prev['t']:.3f} s, from "
+                                f"{prev.get('status')} at t={ft(prev['t'])} to {h.get('status')} at "
+                                f"t={ft(h['t'])} (STALE limit {stale:g} s)", (prev, h))
+            if h_hi >= hi:
+                hi, prev = h_hi, h
 
 
 @checker("HB-NO-FALSE-DEAD")
@@ -119,10 +139,7 @@ def hb_no_false_dead(trace: Trace) -> Iterator[Violation]:
     final COMPLETED. This is stronger than the 1 s-cadence premise of the property: any mark of
     a fresher row means the computed age mixed clocks or time zones. One violation per worker
     and mark status (the first, with the count)."""
-    p = nums(trace, "stale_s", "dead_s", "L")
-    if p is None:
-        return
-    stale, dead, L = p
+    stale, dead, L = need(trace, "stale_s", "dead_s", "L")
     eps = num(trace, "clock_eps_s") or 0.0
     for k, hbs in trace.by_worker("heartbeat").items():
         false: dict[str, list[tuple[dict, dict, str]]] = {}
@@ -156,11 +173,10 @@ def hb_dead_detection(trace: Trace) -> Iterator[Violation]:
     the orchestrator by t + dead_s + health_refresh_s (2 s unless stated) + P + L, unless the run
     was terminal by then or the trace ends first. After an orchestrator DEAD mark made while
     STATUS was (for sure) STARTING or RUNNING, FAILED is written within P, unless a CANCELLING /
-    CANCELLED write got there first. (A worker's own DEAD leading to FAILED is not checked.)"""
-    p = nums(trace, "dead_s", "P", "L")
-    if p is None:
-        return
-    dead, P, L = p
+    CANCELLED write got there first. (A worker's own DEAD leading to FAILED is not checked.)
+    And a worker process that died unasked is detected within the same bound from its death
+    (_silent_deaths), even when the run would otherwise have ended first."""
+    dead, P, L = need(trace, "dead_s", "P", "L")
     refresh = num(trace, "health_refresh_s")
     refresh = 2.0 if refresh is None else refresh
     end = trace.end_t()
@@ -169,7 +185,8 @@ def hb_dead_detection(trace: Trace) -> Iterator[Violation]:
         own = _own(hbs)
         marks = [h for h in hbs if hb_writer(h) == "orchestrator" and h.get("status") == HB_DEAD]
         if own and own[-1].get("status") not in HB_FINAL:
-            dl = own[-1]["t"] + dead + refresh + P + L
+            later = [m["hi"] for m in maybe_heartbeats(trace).get(k, []) if m["lo"] >= own[-1]["t"]]
+            dl = max([own[-1]["t"], *later]) + dead + refresh + P + L  # a maybe-applied one counts
             if dl <= end and not (trace.statuses_at(dl) <= TERMINAL) and \
                     not any(m["t"] <= dl + TOL for m in marks if m["t"] >= own[-1]["t"]):
                 yield Violation("HB-DEAD-DETECTION", f"{k}'s last heartbeat was at t={ft(own[-1]['t'])} "
@@ -182,6 +199,55 @@ def hb_dead_detection(trace: Trace) -> Iterator[Violation]:
                 yield Violation("HB-DEAD-DETECTION", f"{k} was marked DEAD at t={ft(m['t'])} while the run "
                                 f"was {'/'.join(map(str, trace.statuses_at(m['t'])))}, but FAILED was not "
                                 f"written by t={ft(m['t'] + P)}", (m,))
+    yield from _silent_deaths(trace, dead + refresh + P + L, chain)
+
+
+def _how_died(ex: dict) -> str:
+    if ex.get("signal"):
+        return f"killed by {ex['signal']}"
+    return f"exit code {ex.get('code')}"
+
+
+def _silent_deaths(trace: Trace, bound: float, chain: list[dict]) -> Iterator[Violation]:
+    """A worker process that exits unasked (proc exit without `requested`) and without a final
+    own heartbeat while the run is for sure STARTING or RUNNING and no STOP is visible, has
+    died: within `bound` (the heartbeat rule's dead_s + refresh + P + L, counted from the
+    death itself, so start-up deaths get the same bound) the orchestrator marks it DEAD or
+    the run is failed or cancelled. A run that ends otherwise (COMPLETED) without either has
+    missed the death, whatever the heartbeat rule's 'terminal by then' allows."""
+    hbs = trace.by_worker("heartbeat")
+    stops = [e["t"] for e in trace.of("event_emit") if e.get("type") == STOP]
+    end = trace.end_t()
+    run_end = next(iter(trace.of("run_end")), None)
+    for ex in trace.of("proc"):
+        if ex.get("action") != "exit" or ex.get("requested"):
+            continue
+        k, t = ex.get("worker"), ex["t"]
+        own = [h for h in _own(hbs.get(k, [])) if h["t"] <= t + TOL]
+        if own and own[-1].get("status") in HB_FINAL:
+            continue
+        if not trace.statuses_at(t) <= {STARTING, RUNNING} or any(s <= t + TOL for s in stops):
+            continue
+        dl = t + bound
+        marked = [h["t"] for h in hbs.get(k, []) if hb_writer(h) == "orchestrator"
+                  and h.get("status") == HB_DEAD and h["t"] >= t - TOL]
+        failed = [e["t"] for e in trace.of("event_emit") if e.get("type") == STOP
+                  and (e.get("payload") or {}).get("reason") == "worker_failure" and e["t"] >= t - TOL]
+        ended = [w["t"] for w in chain if w["t"] >= t - TOL
+                 and w["after"]["status"] in (FAILED, CANCELLING, CANCELLED)]
+        seen = min(marked + failed + ended, default=None)
+        if seen is not None and seen <= dl + TOL:
+            continue
+        done = [w for w in chain if w["t"] >= t - TOL and w["after"]["status"] in TERMINAL]
+        if seen is None and not done and dl > end and not (run_end and run_end.get("reason") == "finished"):
+            continue  # the trace stops before the bound: nothing to say yet
+        how = (f"the run went on to {done[0]['after']['status']} at t={ft(done[0]['t'])} without "
+               f"detecting it" if done and (seen is None or done[0]['t'] < seen)
+               else f"it was not detected by t={ft(dl)}" if seen is None
+               else f"it was detected only at t={ft(seen)}, after t={ft(dl)}")
+        yield Violation("HB-DEAD-DETECTION", f"{k}'s process died ({_how_died(ex)}) at t={ft(t)} while the "
+                        f"run was {'/'.join(map(str, trace.statuses_at(t)))}, with no final heartbeat; "
+                        f"{how} (bound {bound:g} s: dead_s + refresh + P + L)", (ex,) + tuple(done[:1]))
 
 
 @checker("LIVE-WORKER-EXIT")
@@ -190,9 +256,7 @@ def live_worker_exit(trace: Trace) -> Iterator[Violation]:
     it exits within D + F + kill_after_s (0 unless stated) after the first of: a visible STOP, a
     terminal STATUS, its own DEAD heartbeat (or its spawn, if later). A missing exit is a
     violation when the driver finished the run normally or the bound has passed."""
-    p = nums(trace, "D", "F")
-    if p is None:
-        return
+    p = need(trace, "D", "F")
     bound = p[0] + p[1] + (num(trace, "kill_after_s") or 0.0)
     end = trace.end_t()
     run_end = next(iter(trace.of("run_end")), None)

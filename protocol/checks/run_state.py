@@ -10,8 +10,8 @@ from protocol.phases import (CANCELLED, CANCELLING, COMPLETED, FAILED, HB_READY,
 from protocol.trace import Trace
 
 from .faults import lost_with_app
-from .base import (TOL, Violation, as_time, checker, cols, ft, hb_writer, num, nums, queries,
-                   stop_reason)
+from .base import (TOL, NotJudged, Violation, as_time, checker, cols, effect_window, ft,
+                   hb_writer, is_live, maybe_heartbeats, num, nums, queries, stop_reason)
 
 
 def _edge(w: dict) -> str:
@@ -116,24 +116,36 @@ def run_ready_gate(trace: Trace) -> Iterator[Violation]:
     is where WARMUP_START_TIME (or measurement with w = 0) is taken."""
     w = _running_write(trace)
     hbs = trace.of("heartbeat")
-    if w is None or not hbs:
-        return
+    if w is None:
+        return  # never RUNNING: no gate to judge
+    if not hbs:
+        raise NotJudged("the trace has no heartbeat records")
     initial = list(trace.param("worker_ids") or [])
     expected = num(trace, "workers")
     ready = 0
+    w_lo, w_hi = effect_window(trace, w)  # live: the write applied between invoke and t
+    maybe = maybe_heartbeats(trace)
     for k in initial:
-        mine = [h for h in hbs if h.get("worker") == k and h["t"] <= w["t"] + TOL]
-        if not mine:
+        mine = [h for h in hbs if h.get("worker") == k]
+        sure = [h for h in mine if h["t"] <= w_lo + TOL]  # applied before the write for sure
+        possible = [h for h in mine if effect_window(trace, h)[0] <= w_hi + TOL]
+        possible += [m for m in maybe.get(k, []) if m["lo"] <= w_hi + TOL]
+        if not possible:
             yield Violation("RUN-READY-GATE",
                             f"RUNNING written at t={ft(w['t'])} but {k} had no heartbeat yet", (w,))
             continue
-        last = mine[-1]
-        firsts = [h for h in mine if h.get("status") == HB_READY and hb_writer(h) == "worker"]
-        if last.get("status") != HB_READY:
+        floor = sure[-1]["t"] if sure else float("-inf")
+        # READY may have been the row's status at the write: the last sure heartbeat, or one
+        # that may have applied after it and before the write (unknown outcome included)
+        latest_ok = any(h.get("status") == HB_READY and (h["t"] >= floor - TOL)
+                        for h in possible)
+        firsts = [h for h in possible if h.get("status") == HB_READY and hb_writer(h) == "worker"]
+        last = sure[-1] if sure else possible[-1]
+        if not latest_ok:
             yield Violation("RUN-READY-GATE",
                             f"RUNNING written at t={ft(w['t'])} while {k}'s latest heartbeat is "
                             f"{last.get('status')} (t={ft(last['t'])})", (w, last))
-        elif not firsts or firsts[0]["t"] > w["t"] + TOL:
+        elif not firsts:
             yield Violation("RUN-READY-GATE",
                             f"{k} wrote no READY before the RUNNING write at t={ft(w['t'])}", (w, last))
         else:
@@ -146,14 +158,15 @@ def run_ready_gate(trace: Trace) -> Iterator[Violation]:
 
 @checker("RUN-NO-EARLY-LOAD")
 def run_no_early_load(trace: Trace) -> Iterator[Violation]:
-    """No query starts before the first write that (maybe) made STATUS RUNNING took effect;
+    """No query starts before the first write that (maybe) made STATUS RUNNING took effect
+    (live: before that write's invoke, the earliest instant it may have taken effect);
     with queries but no RUNNING write at all, every query is early. One violation per worker
     (its first early query, and the count)."""
     qs = queries(trace)
     if not qs:
         return
     w = next((w for w in trace.status_chain() if w["after"]["status"] == RUNNING), None)
-    t_run = w["t"] if w else float("inf")
+    t_run = effect_window(trace, w)[0] if w else float("inf")  # live: as early as its invoke
     early: dict[str, list[dict]] = {}
     for q in qs:
         if q["start"] < t_run - TOL:
@@ -169,42 +182,56 @@ def run_no_early_load(trace: Trace) -> Iterator[Violation]:
 @checker("RUN-WARMUP-LENGTH")
 def run_warmup_length(trace: Trace) -> Iterator[Violation]:
     """With w > 0: WARMUP_END_TIME - WARMUP_START_TIME (database timestamps from the `set`
-    columns, first value written of each) lies in [w, w + P]. Falls back to the db_time (then
-    t) of the writes that entered WARMUP and MEASUREMENT when the columns are not recorded."""
+    columns, first value written of each: one clock, the one the orchestrator counts on) lies
+    in [w, w + P], give or take clock_eps_s live (the database's millisecond DATEDIFF). Falls
+    back to the db_time of the writes that entered WARMUP and MEASUREMENT, then to their
+    effect windows (interval rule), when the columns are not recorded."""
     p = nums(trace, "warmup_s", "P")
-    if p is None or p[0] <= 0:
-        return
+    if p is None:
+        raise NotJudged("the header states no warmup_s or P")
+    if p[0] <= 0:
+        return  # no warmup in this run: nothing to time
     w_s, P = p
+    eps = (num(trace, "clock_eps_s") or 0.0) if is_live(trace) else 0.0
     chain = [w for w in trace.status_chain() if w["certain"]]
     ws = next((w for w in chain if cols(w).get("WARMUP_START_TIME") is not None), None)
     we = next((w for w in chain if cols(w).get("WARMUP_END_TIME") is not None), None)
     if ws and we:
         a, b = as_time(cols(ws)["WARMUP_START_TIME"]), as_time(cols(we)["WARMUP_END_TIME"])
+        short = long_ = None if a is None or b is None else b - a
     else:
         ws = trace.first_write(phase=WARMUP)
         we = trace.measurement_write()
         if not ws or not we:
-            return
+            return  # warmup never both started and ended (RUN-PHASE-ORDER judges that)
         a, b = (as_time(ws.get("db_time")), as_time(we.get("db_time")))
-        if a is None or b is None:
-            a, b = ws["t"], we["t"]
-    if a is None or b is None:
-        return
-    if not (w_s - TOL <= b - a <= w_s + P + TOL):
+        if a is not None and b is not None:
+            short = long_ = b - a
+        else:
+            (a_lo, a_hi), (b_lo, b_hi) = effect_window(trace, ws), effect_window(trace, we)
+            short, long_ = b_lo - a_hi, b_hi - a_lo
+    if short is None:
+        raise NotJudged("the warmup's timestamps are not readable as times")
+    if long_ < w_s - eps - TOL or short > w_s + P + eps + TOL:
+        got = f"{short:.3f} s" if short == long_ else f"{short:.3f}-{long_:.3f} s"
         yield Violation("RUN-WARMUP-LENGTH",
-                        f"warmup lasted {b - a:.3f} s (start write t={ft(ws['t'])}, end write "
+                        f"warmup lasted {got} (start write t={ft(ws['t'])}, end write "
                         f"t={ft(we['t'])}), outside [w, w+P] = [{w_s:g}, {w_s + P:g}]", (ws, we))
 
 
 @checker("RUN-MEASUREMENT-LENGTH")
 def run_measurement_length(trace: Trace) -> Iterator[Violation]:
     """In a run with a duration STOP, the first STOP{duration_elapsed} becomes visible between
-    d and d + P after the MEASUREMENT write (run clock), for w > 0 and w = 0 alike."""
+    d and d + P after the MEASUREMENT write, for w > 0 and w = 0 alike. Each instant is the
+    window in which its statement took effect (base.effect_window: exact in a simulation,
+    invoke to completion live); it fails only if no instants of the two windows satisfy it."""
     p = nums(trace, "duration_s", "P")
+    if p is None:
+        raise NotJudged("the header states no duration_s or P")
     stops = [e for e in trace.of("event_emit")
              if e.get("type") == STOP and stop_reason(e) == "duration_elapsed"]
-    if p is None or not stops:
-        return
+    if not stops:
+        return  # no duration STOP: the run ended otherwise, nothing to time
     d, P = p
     s = min(stops, key=lambda e: e["t"])
     m = trace.measurement_write()
@@ -212,10 +239,14 @@ def run_measurement_length(trace: Trace) -> Iterator[Violation]:
         yield Violation("RUN-MEASUREMENT-LENGTH",
                         f"duration STOP seq {s.get('seq')} at t={ft(s['t'])} but measurement never started", (s,))
         return
-    dt = s["t"] - m["t"]
-    if not (d - TOL <= dt <= d + P + TOL):
+    (s_lo, s_hi), (m_lo, m_hi) = effect_window(trace, s), effect_window(trace, m)
+    shortest, longest = s_lo - m_hi, s_hi - m_lo
+    if longest < d - TOL or shortest > d + P + TOL:
+        dt = longest if longest < d - TOL else shortest
+        where = (f"{dt:.3f} s" if s_lo == s_hi and m_lo == m_hi else
+                 f"{shortest:.3f}-{longest:.3f} s (each statement's invoke to completion)")
         yield Violation("RUN-MEASUREMENT-LENGTH",
-                        f"duration STOP seq {s.get('seq')} at t={ft(s['t'])} is {dt:.3f} s after the "
+                        f"duration STOP seq {s.get('seq')} at t={ft(s['t'])} is {where} after the "
                         f"MEASUREMENT write at t={ft(m['t'])}, outside [d, d+P] = [{d:g}, {d + P:g}]",
                         (m, s))
 

@@ -8,7 +8,7 @@ from protocol.events import STOP
 from protocol.phases import MEASUREMENT, PHASE_RANK, PREPARING, WARMUP
 from protocol.trace import Trace
 
-from .base import (TOL, Violation, checker, epoch_at, ft, nums, queries_by_worker, tag_phase,
+from .base import (TOL, Violation, checker, epoch_at, ft, need, nums, queries_by_worker, tag_phase,
                    worker_started_in_measurement)
 
 TAG = re.compile(r"^flakebench:test_id=([^:]+):phase=(WARMUP|RUNNING)$")
@@ -41,9 +41,9 @@ def ph_hook_once(trace: Trace) -> Iterator[Violation]:
     (a missing hook is excused only if the worker stopped, or the trace ended, before the
     deadline); the first hook ends by max(t_M, t_k) + E + R + L (t_k: main-loop entry, t_M if
     unknown); a worker that starts in MEASUREMENT ends its hook before its first query."""
+    p = need(trace, "E", "R", "L")
     t_m = _t_meas(trace)
-    p = nums(trace, "E", "R", "L")
-    if t_m is None or p is None:
+    if t_m is None:
         return
     hooks = trace.by_worker("hook")
     for k, qs in queries_by_worker(trace).items():
