@@ -16,6 +16,7 @@ from protocol.variants import PRESETS, SWITCH_CHOICES, Switches, UnknownVariant,
 from sim.latency import BadDistribution, LatencyModel, parse as parse_dist
 from sim.run import SimSettings
 from sim.server_queue import ServerModel
+from phaselab import scenario_scaling
 
 
 class ScenarioError(ValueError):
@@ -111,7 +112,7 @@ LATENCY_OPS = (
 )
 DEFAULT_LATENCY = {"dist": "uniform", "low": 0.05, "high": 0.15}
 TOP_LEVEL = ("run", "variant", "latency", "sim", "seed", "coordination", "cost", "server",
-             "faults")
+             "faults", "scaling", "warehouse")
 SERVER_KEYS: dict[str, Key] = {
     "slots": Key("count", 1, False, "statements served at once (fakesnow serialises: 1)"),
 }
@@ -202,6 +203,11 @@ def from_dict(raw: dict, path: str = "<scenario>") -> Scenario:
             sim_kwargs[k] = simt[k]
     if sim_kwargs.pop("bulk_queries", False):  # a sim knob the actors must know about
         cfg = replace(cfg, bulk_queries=True)
+    if "scaling" in raw:  # load and scaling modes (phaselab/scenario_scaling.py)
+        cfg = scenario_scaling.apply_scaling(path, raw["scaling"], cfg, ScenarioError)
+    if "warehouse" in raw:
+        sim_kwargs["warehouse"] = scenario_scaling.warehouse(path, raw["warehouse"],
+                                                             ScenarioError)
     settings = SimSettings(LatencyModel(dists, default), **sim_kwargs,
                            server=_server(path, raw), **_faults(path, raw))
 
@@ -412,6 +418,7 @@ def docs_markdown() -> str:
               "| key | unit | default | allowed | meaning |", "|---|---|---|---|---|"]
     for k, spec in SERVER_KEYS.items():
         lines.append(f"| `{k}` | {spec.unit} | 1 | >= {spec.minimum} | {spec.doc} |")
+    lines += scenario_scaling.docs_lines()
     from phaselab.fault_spec import docs_markdown as faults_markdown
     lines += ["", *faults_markdown()]
     lines += ["## `seed`", "", "Top-level whole number >= 0 (default 1): the seed a run "

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from protocol.scaling import ScalingConfig
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -50,6 +52,10 @@ class RunConfig:
     parallel_startup: bool = False  # seed 002: heartbeat RUNNING and test-row insert at once
     prespawn_tasks: bool = False  # seed 002: benchmark tasks start as soon as the wait ends
     bulk_queries: bool = False  # benchmark queries as bursts between control decisions
+    # Load and scaling modes (protocol/scaling.py; scenario table [scaling]). None: the
+    # plain CONCURRENCY run of `workers` x `connections_per_worker`, with no controller,
+    # metrics posts or rollups, exactly as before the modes existed.
+    scaling: ScalingConfig | None = None
 
     def derived_deadline_s(self) -> float:
         if self.deadline_s > 0:

@@ -400,3 +400,35 @@ class ReadLiveMetrics(Statement):
     """The WebSocket's live-metrics read -> LiveMetrics."""
     op: ClassVar[str] = "read_live_metrics"
     run_id: str
+
+
+# --- scaling and controllers (issue 11) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkerCounters:
+    """A worker's own benchmark counters, as its executor keeps them in process (no
+    statement): queries finished after `since` (run clock) and the latencies, in ms, of the
+    last ≤10 000 of them -> Counters."""
+    worker_id: str
+    since: float = 0.0
+
+
+@dataclass(frozen=True)
+class Counters:
+    ops: int
+    errors: int
+    latencies_ms: tuple = ()
+
+
+@dataclass(frozen=True)
+class PostMetrics:
+    """The worker's 1 s HTTP POST of a live-metrics snapshot to the API (not a statement)."""
+    run_id: str
+    snapshot: Any
+
+
+@dataclass(frozen=True)
+class ReadLiveCache:
+    """The orchestrator's read of the API's live-metrics cache (§10.2) -> LiveAggregate."""
+    run_id: str

@@ -12,13 +12,18 @@ SCOPE_RUN, SCOPE_WORKER, SCOPE_GROUP = "RUN", "WORKER", "WORKER_GROUP"
 # STOP reasons, and the STATUS each one announces (invariants.md RUN-STOP-ANNOUNCED).
 DURATION_ELAPSED, GUARDRAIL, WORKER_FAILURE = "duration_elapsed", "guardrail", "worker_failure"
 BOUNDS_LIMIT_REACHED, USER_REQUESTED = "bounds_limit_reached", "user_requested"
+# fixed only: the FIND_MAX search finished (the reference writes T7 with no STOP, §3.6)
+FIND_MAX_COMPLETE = "find_max_complete"
 STOP_REASON_ANNOUNCES: dict[str, str] = {
     DURATION_ELAPSED: "STOPPING",
     GUARDRAIL: "FAILED",
     WORKER_FAILURE: "FAILED",
     USER_REQUESTED: "CANCELLING",
     BOUNDS_LIMIT_REACHED: "COMPLETED",
+    FIND_MAX_COMPLETE: "COMPLETED",
 }
+# STOP reasons after which a worker exits COMPLETED rather than CANCELLED (§4.3)
+STOP_REASONS_COMPLETING = (DURATION_ELAPSED, FIND_MAX_COMPLETE)
 
 
 @dataclass(frozen=True)

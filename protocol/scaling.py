@@ -426,3 +426,17 @@ def bounded_tick(c: ScalingConfig, count: int, qps: float, target_total: int,
                   and worker_group_count >= c.max_workers)
     count = count + 1 if (under and at_ceiling) else 0
     return count, count >= c.bounds_patience
+
+
+# --- what a trace header states (docs/trace.md, "Scaling and controllers") --------------------
+
+def header_params(c: ScalingConfig, sw=None) -> dict:
+    """The params the checkers judge the modes by; `sw` the run's Switches."""
+    return {"load_mode": c.load_mode, "scaling_mode": c.scaling_mode,
+            "max_workers": c.max_workers, "min_workers": c.min_workers,
+            "min_connections": c.min_connections, "max_connections": c.max_connections,
+            "cap_eff": cap_eff(c), "findmax_step_limit": findmax_step_limit(c),
+            "step_duration_s": c.step_duration_s, "target_qps": c.target_qps,
+            "qps_eval_period_s": c.qps_eval_period_s,
+            "max_thread_increase": c.max_thread_increase,
+            "target_distribution": getattr(sw, "target_distribution", "pack")}

@@ -89,7 +89,35 @@ class Switches:
     # with nothing driving them (reference), or adopted: a new poll loop for a started run,
     # enrichment again for one left in PROCESSING (fixed; protocol/actors/recovery.py).
     restart_recovery: str = "age_rules"
+    # Scaling and controllers (§9, issue 11). How `build_worker_targets` splits a total:
+    # earlier groups filled to the cap first (reference: "5 on 2 => 5, 0") or evenly.
+    target_distribution: str = "pack"
+    # §9.3: the min_connections floor is applied after the cap, so it can push the total
+    # over cap x workers (reference); fixed keeps the total within the cap.
+    target_floor_within_cap: bool = False
+    # §9.4: an advance a cap clamps back to the same level keeps stepping at that level until
+    # a non-STABLE step (reference); fixed ends the search ("target cannot grow").
+    findmax_stop_when_clamped: bool = False
+    # §9.4: step 1's ops baseline is read in the T4 iteration from warmup-cumulative counters
+    # that the workers then reset (reference); fixed starts step 1 once every worker's
+    # snapshot reports MEASUREMENT, i.e. after its reset.
+    findmax_baseline: str = "t4_iteration"
+    # §9.5: an empty live cache reads as 0 threads and sets every worker back to the
+    # starting level (reference); fixed skips the evaluation.
+    qps_empty_cache: str = "reset"
+    # §10.2: no rollup after the poll loop ends, so WORKERS_ACTIVE keeps its last value
+    # (reference, seed issue 3); fixed writes one final rollup after the last exit.
+    final_rollup: bool = False
+    # §3.6: FIND_MAX's end (T7) writes COMPLETED with no STOP, so workers learn of it only
+    # from the 5 s reconcile (reference); fixed emits STOP{find_max_complete} first.
+    findmax_announces_stop: bool = False
 
+
+# The switches that only the scaling modes read: a run without a [scaling] table leaves them
+# out of its trace header, so such traces stay byte-identical to before the modes existed.
+SCALING_SWITCHES = ("target_distribution", "target_floor_within_cap",
+                    "findmax_stop_when_clamped", "findmax_baseline", "qps_empty_cache",
+                    "final_rollup", "findmax_announces_stop")
 
 SWITCH_CHOICES: dict[str, tuple[Any, ...] | type] = {
     "wait_loop_consumes_events": bool,
@@ -116,6 +144,13 @@ SWITCH_CHOICES: dict[str, tuple[Any, ...] | type] = {
     "all_exited_while_starting": ("leave", "fail"),
     "starting_timeout": bool,
     "restart_recovery": ("age_rules", "adopt"),
+    "target_distribution": ("pack", "even"),
+    "target_floor_within_cap": bool,
+    "findmax_stop_when_clamped": bool,
+    "findmax_baseline": ("t4_iteration", "after_reset"),
+    "qps_empty_cache": ("reset", "hold"),
+    "final_rollup": bool,
+    "findmax_announces_stop": bool,
 }
 
 # Switches of the error paths (issues 8 and 9): they decide only when a statement fails or a
@@ -145,6 +180,13 @@ FIXED = Switches(
     all_exited_while_starting="fail",
     starting_timeout=True,
     restart_recovery="adopt",
+    target_distribution="even",
+    target_floor_within_cap=True,
+    findmax_stop_when_clamped=True,
+    findmax_baseline="after_reset",
+    qps_empty_cache="hold",
+    final_rollup=True,
+    findmax_announces_stop=True,
 )
 
 # One preset per known bug: the fixed protocol with exactly one regression put back.

@@ -50,6 +50,12 @@ class Bursts:
     def __init__(self, env, latency, src, counts: dict):
         self.env, self.latency, self.src, self.counts = env, latency, src, counts
         self.active: dict[str, list[_Burst]] = {}
+        self.horizon_s = HORIZON_S
+        self.warehouse = None  # sim.warehouse.WarehouseModel: latency grows with the load
+        self.log = None  # sim.live.QueryLog: what the workers' executors count
+
+    def in_flight(self) -> int:
+        return sum(len(v) for v in self.active.values())
 
     def run(self, eff: fx.QueryBurst):
         env = self.env
@@ -57,14 +63,17 @@ class Bursts:
         tag = eff.conn.tag
         dist = self.latency.of("benchmark")
         step = max(1e-6, dist.mean() + eff.think_s)
-        n = eff.limit or max(1, math.ceil(HORIZON_S / step * 1.25) + 1)
+        horizon = self.horizon_s
+        n = eff.limit or max(1, math.ceil(horizon / step * 1.25) + 1)
         lat = sample_many(dist, self.src, n)
+        if self.warehouse is not None:  # the load this burst starts into, itself included
+            lat = lat * self.warehouse.slowdown(self.in_flight() + 1)
         finishes = now + np.cumsum(lat + eff.think_s) - eff.think_s
         starts = np.empty(n)
         starts[0] = now
         starts[1:] = finishes[:-1] + eff.think_s
         if eff.limit is None:  # stop at the horizon
-            k = max(1, int(np.searchsorted(starts, now + HORIZON_S, "left")))
+            k = max(1, int(np.searchsorted(starts, now + horizon, "left")))
             starts, finishes = starts[:k], finishes[:k]
         b = _Burst(eff.worker_id, eff.conn, starts, finishes, env.event())
         mine = self.active.setdefault(eff.worker_id, [])
@@ -81,6 +90,8 @@ class Bursts:
                     yield env.timeout(end - env.now)
         finally:
             mine.remove(b)
+        if self.log is not None:
+            self.log.add(eff.worker_id, starts, finishes)
         self.counts["benchmark"] = self.counts.get("benchmark", 0) + len(starts)
         return fx.BurstResult(starts.tolist(), float(finishes[-1]), tag)
 

@@ -18,6 +18,7 @@ from protocol.trace import TraceWriter
 from sim.bulk import Bursts
 from sim.faults import FaultLayer
 from sim.latency import LatencyModel, RandomSource
+from sim.live import LiveWorld
 from sim.notify import Channel
 from sim.tables import Tables
 
@@ -47,7 +48,8 @@ class SimDriver:
                  src: RandomSource, trace: TraceWriter,
                  worker_program: Callable[[str, int, int], Any],
                  worker_clock_offset_s: Callable[[str], float] = lambda w: 0.0,
-                 server: Any = None, faults: FaultLayer | None = None):
+                 server: Any = None, faults: FaultLayer | None = None,
+                 warehouse: Any = None, live: bool = False):
         self.env, self.tables, self.latency, self.src, self.trace = (
             env, tables, latency, src, trace)
         self.server = server  # sim.server_queue.ServerQueue: a shared backend's queue, or None
@@ -62,6 +64,14 @@ class SimDriver:
         self.actor_procs: dict[str, list] = {}  # every process an actor runs (for a kill)
         self.restarted: list = []  # the API process's programs after a restart
         self.restart_pending = False
+        # Scaling modes only (issue 11): the metrics path and the warehouse's capacity.
+        self.warehouse = warehouse  # sim.warehouse.WarehouseModel or None
+        self.live = LiveWorld() if live else None
+        if self.live is not None:
+            self.bursts.log = self.live.log
+        if warehouse is not None:
+            self.bursts.warehouse = warehouse
+            self.bursts.horizon_s = warehouse.burst_horizon_s
 
     # --- plumbing -------------------------------------------------------------------------
 
@@ -124,6 +134,8 @@ class SimDriver:
             return None
         if isinstance(eff, fx.Note):
             self.record(actor, eff.kind, **eff.fields)
+            if self.live is not None and eff.kind == "worker_state":
+                self.live.targets[eff.fields["worker"]] = eff.fields["target"]
             return None
         if isinstance(eff, fx.Parallel):
             procs = [self.env.process(self.one(e, actor, owner)) for e in eff.effects]
@@ -169,6 +181,16 @@ class SimDriver:
             return None
         if isinstance(eff, fx.AwaitNotice):
             return (yield from self.channel.wait(eff, self.wait(eff.timeout)))
+        if self.live is not None:
+            if isinstance(eff, fx.WorkerCounters):
+                return self.live.log.counters(eff.worker_id, eff.since, self.env.now,
+                                              self.bursts.active.get(eff.worker_id, ()))
+            if isinstance(eff, fx.PostMetrics):
+                self.live.cache.post(self.env.now, eff.snapshot)
+                return None
+            if isinstance(eff, fx.ReadLiveCache):
+                return self.live.aggregate(self.env.now, [w for w, p in self.procs.items()
+                                                          if not p.exited])
         raise TypeError(f"{actor} yielded {eff!r}, which is not an effect")
 
     def one(self, eff, actor, owner):
@@ -189,8 +211,16 @@ class SimDriver:
             start, tag = self.env.now, eff.conn.tag
             if self.server is not None:
                 yield from self.server.visit(op, self.src, self.wait)
+            if self.live is not None:
+                self.live.in_flight += 1
+                if self.warehouse is not None:
+                    lat *= self.warehouse.slowdown(self.live.in_flight
+                                                   + self.bursts.in_flight())
             yield self.wait(lat)
             self.tables.query_finished(self.env.now)  # feeds the live-metrics read
+            if self.live is not None:
+                self.live.in_flight -= 1
+                self.live.log.add(eff.worker_id, [start], [self.env.now])
             return fx.QueryResult(start, self.env.now, tag)
         self.next_op_id += 1
         op_id = self.next_op_id

@@ -19,13 +19,15 @@ from protocol.actors.worker import worker
 from protocol.bounds import bounds, fault_bounds
 from protocol.config import RunConfig
 from protocol.faults import FaultSpec
-from protocol.variants import ERROR_PATH_SWITCHES, Switches, as_dict
+from protocol.variants import ERROR_PATH_SWITCHES, SCALING_SWITCHES, Switches, as_dict
+from protocol.scaling import header_params as scaling_params
 from protocol.trace import TraceWriter
 from sim.gcpause import fewer_collections
 from sim.faults import FaultLayer
 from sim.interpreter import SimDriver
 from sim.latency import Distribution, LatencyModel, NumpySource, RandomSource
 from sim.server_queue import ServerModel, ServerQueue
+from sim.warehouse import WarehouseModel
 from sim.tables import Tables
 
 
@@ -39,6 +41,7 @@ class SimSettings:
     server: ServerModel | None = None  # a shared backend's queue (sim/server_queue.py)
     faults: FaultSpec | None = None  # the fault model ([faults]); None: nothing fails
     slow_latency: Distribution | None = None  # the slow tail a `slow` fault draws from
+    warehouse: WarehouseModel | None = None  # the benchmark warehouse's capacity (issue 11)
 
 
 @dataclass
@@ -71,6 +74,13 @@ def header(cfg: RunConfig, sw: Switches, variant: str, settings: SimSettings, se
     params = bounds(worst, L, Q, hook_s, spawn_s)
     params["test_id_prefix"] = run_id
     switches = as_dict(sw)
+    if cfg.scaling is None:  # switches no CONCURRENCY run reads stay out of its header
+        switches = {k: v for k, v in switches.items() if k not in SCALING_SWITCHES}
+    else:
+        params.update(scaling_params(cfg.scaling, sw))
+        if settings.warehouse is not None:  # the true capacity a sweep compares with
+            params["warehouse"] = {"slots": settings.warehouse.slots, **settings.warehouse
+                                   .capacity(lat.of("benchmark").mean(), cfg.think_time_s)}
     if settings.faults is None:  # a fault-free header stays as it was before issue 9
         switches = {k: v for k, v in switches.items() if k not in ERROR_PATH_SWITCHES}
     head = {"t": 0.0, "actor": "phaselab", "kind": "run", "run_id": run_id, "seed": seed,
@@ -106,7 +116,8 @@ def simulate(cfg: RunConfig, sw: Switches, settings: SimSettings, seed: int | No
     driver = SimDriver(env, tables, settings.latency, src, trace, worker_program,
                        lambda w: settings.worker_clock_offset_s,
                        server=ServerQueue(env, settings.server) if settings.server else None,
-                       faults=faults)
+                       faults=faults, warehouse=settings.warehouse,
+                       live=cfg.scaling is not None)
     for c in (faults.timed_crashes() if faults else ()):
         env.process(driver.timed_crash(c))
     if faults is not None and settings.faults.app_restart is not None:

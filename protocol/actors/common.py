@@ -27,6 +27,7 @@ class OrchestratorState:
     starting: bool = False  # the run's lock, held by start_run or stop_run (start_run_guard)
     next_seq: int = 1  # fixed: what NEXT_SEQUENCE_ID should say next (errors.allocate_seq)
     adopted: bool = False  # a restarted API drives this run; its workers are not its children
+    ctrl: object = None  # controller.Controller: the scaling modes' state (issue 11)
 
 
 def worker_tag(test_id: str, measuring: bool) -> str:

@@ -9,7 +9,7 @@ import math
 
 from protocol import events as ev
 from protocol import phases as ph
-from protocol.actors import polling
+from protocol.actors import controller, polling
 from protocol.actors.common import OrchestratorState, emit_event, note
 from protocol.actors.errors import (create_once, result_row, retrying, until_ok,
                                     verified_write)
@@ -168,11 +168,13 @@ def poll_iteration(st: OrchestratorState, row):
         base, budget = elapsed(st, row.elapsed, row.db_now), cfg.warmup_s + cfg.duration_s
         if cfg.warmup_s > 0 and w_el is not None:
             base = w_el
-    if status == ph.RUNNING and cfg.duration_s > 0 and base is not None and base >= budget:
+    if (status == ph.RUNNING and cfg.duration_s > 0 and base is not None and base >= budget
+            and controller.duration_applies(st)):
         yield from emit_event(st, ev.STOP, ev.stop(ev.DURATION_ELAPSED))
         if (yield from write(st, {"STATUS": ph.STOPPING}, Guard(status_in=(ph.RUNNING,)))):
             status = ph.STOPPING
-    return status
+    # 11-15: live aggregation, BOUNDED rule, QPS and FIND_MAX controllers, rollups
+    return (yield from controller.poll_blocks(st, status, phase, counts))
 
 
 def live_workers(st: OrchestratorState, status: str):
@@ -291,4 +293,5 @@ def orchestrator(st: OrchestratorState):
         yield from final_step(st)  # stopped while PREPARED: CANCELLING -> CANCELLED
         return
     yield from poll_loop(st)
+    yield from controller.after_loop(st)
     yield from final_step(st)

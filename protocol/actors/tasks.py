@@ -117,6 +117,7 @@ class BenchmarkPool:
         w.measurement_active = True
         yield Touch(w.worker_id)
         end = yield Now()
+        w.metrics_since = end  # the hook resets the executor's metrics (§6.2)
         yield note("hook", worker=w.worker_id, start=start, end=end, epoch=w.epoch)
 
     def benchmark_task(self, ctl: TaskControl):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from protocol import events as ev
 from protocol import phases as ph
-from protocol.actors import polling
+from protocol.actors import polling, worker_scaling
 from protocol.actors.common import note, worker_tag
 from protocol.actors.errors import retrying, until_ok
 from protocol.actors.tasks import BenchmarkPool
@@ -41,6 +41,8 @@ class WorkerState:
     terminal_seen: str | None = None
     markers: set = field(default_factory=set)
     poll: dict = field(default_factory=dict)  # the poll scheme's memory (polling.py)
+    metrics_since: float = 0.0  # when the measurement hook last reset the counters
+    ramp: tuple | None = None  # (from, to, started, seconds) of a target ramp (QPS)
 
     def __post_init__(self):
         self.test_id = self.test_id or f"{self.run_id}-{self.worker_id}"
@@ -48,8 +50,8 @@ class WorkerState:
         self.drain_timeout_s = self.cfg.drain_timeout_s
 
 
-def initial_target(cfg: RunConfig) -> int:
-    return cfg.connections_per_worker
+def initial_target(cfg: RunConfig, group_id: int = 0, group_count: int = 1) -> int:
+    return worker_scaling.start_target(cfg, group_id, group_count)
 
 
 def heartbeat(w: WorkerState, status: str, pool: BenchmarkPool | None = None):
@@ -103,7 +105,7 @@ def adopt_phase(w: WorkerState, pool: BenchmarkPool, phase: str, source: str,
 
 def request_stop(w: WorkerState, reason: str, data: dict | None = None):
     w.stopping = True
-    w.exit_status = ph.COMPLETED if reason == ev.DURATION_ELAPSED else ph.CANCELLED
+    w.exit_status = ph.COMPLETED if reason in ev.STOP_REASONS_COMPLETING else ph.CANCELLED
     if data and data.get("drain_timeout_seconds"):
         w.drain_timeout_s = float(data["drain_timeout_seconds"])
 
@@ -190,7 +192,7 @@ def handle_event(w: WorkerState, pool: BenchmarkPool, e: ev.Event):
         yield from adopt_phase(w, pool, str(e.data.get("phase") or ""), "event")
         yield seen(w, e, "main", "applied")
     elif e.type == ev.SET_WORKER_TARGET:
-        yield from pool.scale_to(w, int(e.data.get("target_connections", 0)), "event")
+        yield from worker_scaling.on_target(w, pool, e.data)
         yield seen(w, e, "main", "applied")
     else:
         yield seen(w, e, "main", "ignored")
@@ -238,6 +240,8 @@ def main_loop(w: WorkerState, pool: BenchmarkPool):
             last_hb = now
             yield from heartbeat(w, ph.HB_RUNNING, pool)
         notice = yield from polling.main_pause(w)
+        if w.ramp is not None:  # a target ramp (QPS): one step per iteration
+            yield from worker_scaling.ramp_tick(w, pool)
         if notice is not None:  # push: poll events now, adopt a pushed phase at once
             last_poll = -math.inf
             yield from adopt_phase(w, pool, notice.phase, "notify")
@@ -256,7 +260,7 @@ def worker(cfg: RunConfig, sw: Switches, run_id: str, worker_id: str, group_id: 
     if row is None:
         return 1
     snapshot_phase, snapshot_status = row.phase, row.status
-    w.current_target = initial_target(cfg)  # W10
+    w.current_target = initial_target(cfg, group_id, group_count)  # W10
     yield from set_phase(w, snapshot_phase or ph.PREPARING, "startup")
     pool = BenchmarkPool(w)
     yield from sure_heartbeat(w, ph.HB_STARTING)  # W11 (fixed: retried, it registers the row)
@@ -277,6 +281,7 @@ def worker(cfg: RunConfig, sw: Switches, run_id: str, worker_id: str, group_id: 
         return 1
     yield from sure_heartbeat(w, ph.HB_READY, pool)  # W14
     yield from mark(w, "ready")
+    yield from worker_scaling.start_metrics(w)  # W15 (a run with a load mode)
     if snapshot_status in ph.TERMINAL:  # W16
         yield from sure_heartbeat(w, ph.HB_COMPLETED)
         return 0
