@@ -267,6 +267,15 @@ def _targets_entry(write: dict, k: str):
     return v.get("target_connections") if isinstance(v, dict) else v
 
 
+def _mid_ramp(mine: list, e: dict, dl: float, have, ok: set) -> bool:
+    """A worker ramps linearly between two targets (QPS mode): a value between the targets of
+    the events emitted in [e, dl], one of which ramps, is on its way, not stuck."""
+    window = [x for x in mine if x["type"] == SET_WORKER_TARGET and e["t"] <= x["t"] <= dl + TOL]
+    ramps = any(float((x.get("payload") or {}).get("ramp_seconds") or 0) > 0 for x in window)
+    vals = [v for v in ok if isinstance(v, (int, float))]
+    return ramps and isinstance(have, (int, float)) and bool(vals) and min(vals) <= have <= max(vals)
+
+
 @checker("EV-CONVERGE")
 def ev_converge(trace: Trace) -> Iterator[Violation]:
     """For each SET_PHASE / SET_WORKER_TARGET concerning worker k emitted at t: at
@@ -301,6 +310,8 @@ def ev_converge(trace: Trace) -> Iterator[Violation]:
                 ok |= {w["after"]["phase"] for w in trace.status_chain() if w["certain"]
                        and e["t"] <= w["t"] <= dl + TOL and w["after"]["phase"] != w["before"]["phase"]}
             have = _state_at(states.get(k, []), field, dl)
+            if field == "target" and have not in ok and _mid_ramp(mine, e, dl, have, ok):
+                continue  # a later target's ramp (QPS, §9.3) is still moving it there
             if have not in ok:
                 yield Violation("EV-CONVERGE", f"{k}'s current_{field} is {have!r} at t={ft(dl)}, "
                                 f"E+R+L after {_desc(e)} (t={ft(e['t'])}, main loop t_k={ft(t_k)}); "
