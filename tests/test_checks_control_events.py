@@ -178,3 +178,43 @@ def test_wait_loop_peek_without_cursor_move_is_not_handling():
     b.seen(6.25, "worker-0", 1, "START", outcome="ignored", loop="main")
     b.seen(6.35, "worker-1", 1, "START", outcome="ignored", loop="main")
     assert check(b.build(), only=["EV-ORDER", "EV-NO-SWALLOW", "EV-SCOPE"]) == []
+
+
+def _ramp_run(mid_value: int):
+    """Target 3 at once, then 6 with a 10 s ramp emitted just before seq 5's deadline
+    (20.0 + E + R + L = 26.8): at that deadline the worker is read mid-ramp."""
+    b = _target_run(True, stored=6)
+    b.event(26.0, 6, "SET_WORKER_TARGET", **{**TARGET, "target_connections": 6,
+                                             "ramp_seconds": 10})
+    b.seen(26.3, "worker-1", 6, "SET_WORKER_TARGET")
+    b.wstate(26.5, "worker-1", target=mid_value, source="ramp")
+    b.wstate(36.0, "worker-1", target=6, source="ramp")
+    return b
+
+
+def test_target_mid_ramp_between_the_two_targets_is_converging():
+    assert violations(_ramp_run(4), "EV-CONVERGE") == []
+
+
+def test_target_outside_the_ramp_is_not_converging():
+    assert_violation(violations(_ramp_run(8), "EV-CONVERGE"), "EV-CONVERGE", "worker-1",
+                     "current_target is 8")
+
+
+def _reconciled_run(value: int):
+    """After seq 5 (target 3), WORKER_TARGETS[worker-1] = 4 is written before its own event:
+    the 5 s reconcile may adopt it first (§9.3 writes the row, then the event)."""
+    b = _target_run(True)
+    b.status(22.0, "RUNNING", "RUNNING",
+             WORKER_TARGETS={"worker-1": {"target_connections": 4, "worker_group_id": 1}})
+    b.wstate(22.1, "worker-1", target=value, source="reconcile")
+    return b
+
+
+def test_target_from_a_worker_targets_write_is_converging():
+    assert violations(_reconciled_run(4), "EV-CONVERGE") == []
+
+
+def test_target_neither_event_nor_worker_targets_is_not_converging():
+    assert_violation(violations(_reconciled_run(5), "EV-CONVERGE"), "EV-CONVERGE", "worker-1",
+                     "current_target is 5")

@@ -268,8 +268,9 @@ def _targets_entry(write: dict, k: str):
 
 
 def _mid_ramp(mine: list, e: dict, dl: float, have, ok: set) -> bool:
-    """A worker ramps linearly between two targets (QPS mode): a value between the targets of
-    the events emitted in [e, dl], one of which ramps, is on its way, not stuck."""
+    """A worker ramps linearly between two targets (QPS mode): a value between its target
+    before e and the targets of the events emitted in [e, dl], one of which ramps, is on
+    its way, not stuck."""
     window = [x for x in mine if x["type"] == SET_WORKER_TARGET and e["t"] <= x["t"] <= dl + TOL]
     ramps = any(float((x.get("payload") or {}).get("ramp_seconds") or 0) > 0 for x in window)
     vals = [v for v in ok if isinstance(v, (int, float))]
@@ -309,8 +310,13 @@ def ev_converge(trace: Trace) -> Iterator[Violation]:
                 # SET_PHASE is visible (the event's insert lags the write by two statements)
                 ok |= {w["after"]["phase"] for w in trace.status_chain() if w["certain"]
                        and e["t"] <= w["t"] <= dl + TOL and w["after"]["phase"] != w["before"]["phase"]}
+            else:  # likewise a WORKER_TARGETS entry written before its event (§9.3)
+                ok |= {_targets_entry(w, k) for w in tw if e["t"] <= w["t"] <= dl + TOL
+                       and _targets_entry(w, k) is not None}
             have = _state_at(states.get(k, []), field, dl)
-            if field == "target" and have not in ok and _mid_ramp(mine, e, dl, have, ok):
+            before = _state_at(states.get(k, []), "target", e["t"])
+            if field == "target" and have not in ok and _mid_ramp(mine, e, dl, have,
+                                                                  ok | {before}):
                 continue  # a later target's ramp (QPS, §9.3) is still moving it there
             if have not in ok:
                 yield Violation("EV-CONVERGE", f"{k}'s current_{field} is {have!r} at t={ft(dl)}, "

@@ -311,7 +311,8 @@ def live_run_terminates(trace: Trace) -> Iterator[Violation]:
     sp, rt = num(trace, "spawn_bound_s"), num(trace, "ready_timeout_s")
     if None not in (sp, rt, P):
         bounds[STARTING] = sp + pool + rt + P
-    mode = str((trace.header.get("scenario") or {}).get("load_mode", "")).upper()
+    mode = str(trace.param("load_mode")  # the header's params (issue 11), else the scenario
+               or (trace.header.get("scenario") or {}).get("load_mode", "")).upper()
     w_s, d_s = num(trace, "warmup_s"), num(trace, "duration_s")
     if None not in (w_s, d_s, P) and mode != "FIND_MAX":
         # the warmup may end up to P late (RUN-WARMUP-LENGTH) and measurement then lasts up to

@@ -1,0 +1,137 @@
+"""The scaling modes in the simulation (issue 11): each mode's scenario is clean on `fixed`
+for 200 seeds, each reference defect the modes expose shows on `reference` and not on
+`fixed`, and the controllers, spawns, ramps and rollups do what §9-10 say."""
+import pytest
+
+from protocol import phases as ph
+from protocol.checks import check, judge
+from protocol.trace import Trace
+from simhelp import ROOT, run_scenario
+from phaselab import scenario as scn
+
+FINDMAX, QPS, BOUNDED = (str(ROOT / "scenarios" / f"{n}.toml") for n in
+                         ("findmax", "qps", "bounded"))
+
+
+def run(path, seed=1, variant="fixed", sets=None):
+    res = run_scenario(scn.load(path), seed=seed, variant=variant, sets=sets)
+    return res, Trace(res.records)
+
+
+def ids(trace):
+    return {v.property_id for v in check(trace)}
+
+
+@pytest.mark.parametrize("path,chunk", [(p, c) for p in (FINDMAX, QPS, BOUNDED)
+                                        for c in range(4)])
+def test_each_mode_is_clean_on_fixed_for_200_seeds(path, chunk):
+    failures = []
+    for seed in range(chunk * 50, chunk * 50 + 50):
+        res, tr = run(path, seed)
+        bad = [j for j in judge(tr) if j.violations]
+        if bad or res.phase != ph.P_COMPLETED:
+            failures.append((seed, res.status, res.phase, [j.property_id for j in bad]))
+    assert failures == []
+
+
+def test_controller_properties_are_judged_not_skipped_on_mode_runs():
+    for path, mine in ((FINDMAX, ("SC-FINDMAX-TERMINATES", "SC-FINDMAX-RESULT")),
+                       (QPS, ("SC-QPS-ENVELOPE",))):
+        _, tr = run(path)
+        outcomes = {j.property_id: j.outcome for j in judge(tr)}
+        for pid in (*mine, "SC-TARGET-ARITH", "SC-WORKER-COUNT", "UI-ROLLUP-CONVERGE"):
+            assert outcomes[pid] == "passed", (path, pid)
+
+
+# --- FIND_MAX --------------------------------------------------------------------------------
+
+def test_findmax_steps_up_backs_off_once_and_finishes_near_the_knee():
+    _, tr = run(FINDMAX)
+    steps = [e for e in tr.of("ctrl_eval") if e["controller"] == "FIND_MAX"]
+    kinds = [e["decision"]["kind"] for e in steps]
+    assert kinds.count("backoff") == 1 and kinds[-1] == "finish"
+    stable = [e["target"] for e in steps if e["outcome"] == "STABLE" and not e["backoff"]]
+    assert stable == list(range(2, 2 + 2 * len(stable), 2))  # start 2, +2 per STABLE step
+    knee = tr.param("warehouse")["knee_concurrency"]
+    best = steps[-1]["best"]["concurrency"]
+    assert knee - 2 <= best <= knee + 4  # within the increment and the 20 % latency rule
+
+
+def test_findmax_spawns_workers_mid_run_and_they_start_at_their_share():
+    _, tr = run(FINDMAX)
+    running = tr.first_write(status="RUNNING")
+    late = [r for r in tr.of("proc") if r["action"] == "spawn" and r["t"] > running["t"]]
+    assert [r["worker"] for r in late] == ["worker-1", "worker-2"]
+    first = {r["worker"]: r["target"] for r in reversed(tr.of("worker_state"))
+             if r.get("source") == "startup"}
+    assert first["worker-1"] == 1  # even split of start_concurrency 2 over 2 workers
+
+
+def test_findmax_has_no_duration_limit_and_fixed_announces_its_end():
+    _, tr = run(FINDMAX, sets=["duration_s=5"])
+    stops = [e["payload"]["reason"] for e in tr.of("event_emit") if e["type"] == "STOP"]
+    assert stops == ["find_max_complete"]
+    assert ids(tr) == set()
+
+
+def test_reference_findmax_defects_show_and_fixed_has_none():
+    """§3.6: T7 writes COMPLETED with no STOP; §5.5: a worker spawned mid-run starts with
+    cursor 0, re-reads SET_PHASE(WARMUP) (back to WARMUP) and SET_PHASE(MEASUREMENT) (a
+    second hook)."""
+    _, ref = run(FINDMAX, variant="reference")
+    assert {"RUN-STOP-ANNOUNCED", "PH-HOOK-ONCE", "PH-NO-REGRESS"} <= ids(ref)
+    _, fix = run(FINDMAX)
+    assert ids(fix) == set()
+
+
+def test_reference_keeps_stepping_at_a_clamped_target():
+    """§9.4: with max_workers reached, each advance re-applies the clamped total."""
+    sets = ["scaling.max_workers=2"]
+    _, ref = run(FINDMAX, variant="reference", sets=sets)
+    assert "SC-FINDMAX-TERMINATES" in ids(ref)
+    _, fix = run(FINDMAX, sets=sets)
+    assert ids(fix) == set()
+    assert fix.of("ctrl_eval")[-1]["reason"] == "target_cannot_grow"
+
+
+def test_reference_floor_after_the_cap_breaks_target_arithmetic():
+    """§9.3: min_connections x n is applied after the cap, so the total exceeds cap x n."""
+    sets = ["scaling.min_connections=6"]
+    _, ref = run(FINDMAX, variant="reference", sets=sets)
+    assert "SC-TARGET-ARITH" in ids(ref)
+    _, fix = run(FINDMAX, sets=sets)
+    assert "SC-TARGET-ARITH" not in ids(fix)
+
+
+# --- QPS and BOUNDED -------------------------------------------------------------------------
+
+def test_qps_climbs_towards_the_target_with_ramped_targets():
+    _, tr = run(QPS)
+    evals = [e for e in tr.of("ctrl_eval") if e["controller"] == "QPS"]
+    assert evals[0]["threads"] == 2 and evals[-1]["qps"] > 0.7 * evals[0]["target_qps"]
+    gaps = [b["t"] - a["t"] for a, b in zip(evals, evals[1:])]
+    assert min(gaps) >= tr.param("qps_eval_period_s")
+    assert any(r.get("source") == "ramp" for r in tr.of("worker_state"))
+
+
+def test_bounded_stops_at_the_ceiling_with_bounds_limit_reached():
+    res, tr = run(BOUNDED)
+    stops = [e["payload"]["reason"] for e in tr.of("event_emit") if e["type"] == "STOP"]
+    assert stops == ["bounds_limit_reached"]
+    assert res.status == ph.COMPLETED and ids(tr) == set()
+
+
+def test_reference_writes_no_rollup_after_the_loop():
+    """§10.2: WORKERS_ACTIVE keeps its last value (seed issue 3's cause); the QPS
+    scenario's seed 25 has its last rollup while workers were still active."""
+    _, ref = run(QPS, seed=25, variant="reference")
+    assert "UI-ROLLUP-CONVERGE" in ids(ref)
+    _, fix = run(QPS, seed=25)
+    last = [w for w in fix.matched_status_writes() if "WORKERS_ACTIVE" in (w.get("set") or {})]
+    assert last[-1]["set"]["WORKERS_ACTIVE"] == 0
+
+
+def test_mode_runs_state_their_settings_in_the_header():
+    _, tr = run(QPS)
+    assert tr.param("load_mode") == "QPS" and tr.param("scaling_mode") == "BOUNDED"
+    assert tr.param("max_workers") == 4 and tr.param("warehouse")["max_qps"] == pytest.approx(320)
