@@ -6,6 +6,8 @@ reference's; a run without a [scaling] table never reaches them.
 """
 from __future__ import annotations
 
+import math
+
 from protocol import scaling as sc
 from protocol.actors.common import note
 from protocol.effects import Now, PostMetrics, Sleep, Spawn, WorkerCounters
@@ -26,7 +28,7 @@ def percentile(sorted_ms: list, q: float) -> float | None:
     """Nearest-rank percentile of an ascending list."""
     if not sorted_ms:
         return None
-    k = max(0, min(len(sorted_ms) - 1, int(round(q / 100.0 * len(sorted_ms) + 0.5)) - 1))
+    k = max(0, min(len(sorted_ms) - 1, math.ceil(q / 100.0 * len(sorted_ms)) - 1))
     return float(sorted_ms[k])
 
 
