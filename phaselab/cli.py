@@ -23,6 +23,7 @@ COMMANDS = [
     "phaselab.commands.explore",
     "phaselab.commands.upstream",
     "phaselab.commands.conform",
+    "phaselab.commands.controllers",
 ]
 
 
