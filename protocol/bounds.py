@@ -15,12 +15,13 @@ MAIN_LOOP_STATEMENTS = 3
 
 
 def bounds(cfg: RunConfig, L: float, Q: float, hook_s: float = 0.0,
-           spawn_s: float = 0.0) -> dict:
+           spawn_s: float = 0.0, scale_s: float = 0.0) -> dict:
     """`hook_s` is how long a measurement hook may take (ALTERs over the pool), `spawn_s`
-    a worker process start plus its pool initialisation and setup."""
+    a worker process start plus its pool initialisation and setup, `scale_s` how long a
+    scale-up may hold the main loop (its prewarm connects, §5.3; load modes only)."""
     P = cfg.orchestrator_poll_s + POLL_ITERATION_STATEMENTS * L
-    E = cfg.event_poll_s + cfg.main_loop_sleep_s + MAIN_LOOP_STATEMENTS * L + hook_s
-    R = cfg.reconcile_s + cfg.main_loop_sleep_s + MAIN_LOOP_STATEMENTS * L + hook_s
+    E = cfg.event_poll_s + cfg.main_loop_sleep_s + MAIN_LOOP_STATEMENTS * L + hook_s + scale_s
+    R = cfg.reconcile_s + cfg.main_loop_sleep_s + MAIN_LOOP_STATEMENTS * L + hook_s + scale_s
     return {
         "P": P, "E": E, "R": R, "L": L, "Q": Q,
         "D": cfg.drain_timeout_s, "F": 4 * L,

@@ -111,13 +111,17 @@ class Switches:
     # §3.6: FIND_MAX's end (T7) writes COMPLETED with no STOP, so workers learn of it only
     # from the 5 s reconcile (reference); fixed emits STOP{find_max_complete} first.
     findmax_announces_stop: bool = False
+    # §9.3: `_ensure_workers_for_target` blocks the poll loop up to 30 s whatever happens
+    # meanwhile, then applies the targets even to a run stopped in between (reference);
+    # fixed stops waiting once the run is stopping and applies nothing after a stop.
+    spawn_wait_honours_stop: bool = False
 
 
 # The switches that only the scaling modes read: a run without a [scaling] table leaves them
 # out of its trace header, so such traces stay byte-identical to before the modes existed.
 SCALING_SWITCHES = ("target_distribution", "target_floor_within_cap",
                     "findmax_stop_when_clamped", "findmax_baseline", "qps_empty_cache",
-                    "final_rollup", "findmax_announces_stop")
+                    "final_rollup", "findmax_announces_stop", "spawn_wait_honours_stop")
 
 SWITCH_CHOICES: dict[str, tuple[Any, ...] | type] = {
     "wait_loop_consumes_events": bool,
@@ -151,6 +155,7 @@ SWITCH_CHOICES: dict[str, tuple[Any, ...] | type] = {
     "qps_empty_cache": ("reset", "hold"),
     "final_rollup": bool,
     "findmax_announces_stop": bool,
+    "spawn_wait_honours_stop": bool,
 }
 
 # Switches of the error paths (issues 8 and 9): they decide only when a statement fails or a
@@ -187,6 +192,7 @@ FIXED = Switches(
     qps_empty_cache="hold",
     final_rollup=True,
     findmax_announces_stop=True,
+    spawn_wait_honours_stop=True,
 )
 
 # One preset per known bug: the fixed protocol with exactly one regression put back.

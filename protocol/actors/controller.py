@@ -84,7 +84,7 @@ def ensure_workers(st: OrchestratorState, c: Controller, target: int):
         except StatementFailed:
             pass
         now = yield Now()
-        if now - t0 >= SPAWN_WAIT_S:
+        if now - t0 >= SPAWN_WAIT_S or (st.stopping and st.sw.spawn_wait_honours_stop):
             return
         yield Sleep(SPAWN_POLL_S)
 
@@ -93,6 +93,8 @@ def apply_targets(st: OrchestratorState, c: Controller, total: int, step: int, r
     """`_apply_worker_targets`: build the batch over the current workers, then per worker
     the WORKER_TARGETS update and its SET_WORKER_TARGET event; returns the effective total."""
     sw = st.sw
+    if st.stopping and sw.spawn_wait_honours_stop:
+        return total  # fixed: a run stopped meanwhile gets no new targets
     b = sc.build_worker_targets(total, st.group_count, cap_of(c.cfg), c.cfg.min_connections,
                                 c.cfg.target_qps if c.cfg.load_mode == "QPS" else None,
                                 sw.target_distribution, sw.target_floor_within_cap)
