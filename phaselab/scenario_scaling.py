@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from protocol import scaling as sc
+from protocol.variants import SCALING_SWITCHES
 from sim.warehouse import WarehouseModel
 
 # key -> (ScalingConfig field, unit, minimum, positive, whole, doc)
@@ -124,10 +125,10 @@ def docs_lines() -> list[str]:
              + " (default `AUTO`). With `QPS` or `FIND_MAX` the worker count at start and "
              "each worker's first target come from the mode (`run.workers` and "
              "`run.connections_per_worker` are replaced); FIND_MAX has no duration limit until "
-             "it has finished. The switches `target_distribution`, `target_floor_within_cap`, "
-             "`findmax_stop_when_clamped`, `findmax_baseline`, `qps_empty_cache`, "
-             "`final_rollup` and `findmax_announces_stop` choose between the reference's "
-             "behaviour and the fixed one (`protocol/variants.py`). Scenarios: "
+             "it has finished. The switches "
+             + ", ".join(f"`{k}`" for k in SCALING_SWITCHES)
+             + " choose between the reference's behaviour and the fixed one "
+             "(`protocol/variants.py`). Scenarios: "
              "`scenarios/findmax.toml`, `scenarios/qps.toml`, `scenarios/bounded.toml`.", "",
              "| key | unit | default | allowed | meaning |", "|---|---|---|---|---|"]
     for k, (fname, unit, minimum, positive, _w, doc) in SCALING_KEYS.items():

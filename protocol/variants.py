@@ -115,13 +115,20 @@ class Switches:
     # meanwhile, then applies the targets even to a run stopped in between (reference);
     # fixed stops waiting once the run is stopping and applies nothing after a stop.
     spawn_wait_honours_stop: bool = False
+    # W20/W21: a worker that starts in MEASUREMENT (warmup 0, or spawned mid-run, §5.5)
+    # spawns its tasks under the warmup tag and runs the hook after them, so its first
+    # queries race the hook (reference; found live: a spawned worker's first query tagged
+    # WARMUP); fixed runs the hook first. Only in runs with a load mode: CONCURRENCY traces
+    # stay as they were (the same race in a warmup-0 CONCURRENCY run is left to the lead).
+    hook_before_tasks: bool = False
 
 
 # The switches that only the scaling modes read: a run without a [scaling] table leaves them
 # out of its trace header, so such traces stay byte-identical to before the modes existed.
 SCALING_SWITCHES = ("target_distribution", "target_floor_within_cap",
                     "findmax_stop_when_clamped", "findmax_baseline", "qps_empty_cache",
-                    "final_rollup", "findmax_announces_stop", "spawn_wait_honours_stop")
+                    "final_rollup", "findmax_announces_stop", "spawn_wait_honours_stop",
+                    "hook_before_tasks")
 
 SWITCH_CHOICES: dict[str, tuple[Any, ...] | type] = {
     "wait_loop_consumes_events": bool,
@@ -156,6 +163,7 @@ SWITCH_CHOICES: dict[str, tuple[Any, ...] | type] = {
     "final_rollup": bool,
     "findmax_announces_stop": bool,
     "spawn_wait_honours_stop": bool,
+    "hook_before_tasks": bool,
 }
 
 # Switches of the error paths (issues 8 and 9): they decide only when a statement fails or a
@@ -193,6 +201,7 @@ FIXED = Switches(
     final_rollup=True,
     findmax_announces_stop=True,
     spawn_wait_honours_stop=True,
+    hook_before_tasks=True,
 )
 
 # One preset per known bug: the fixed protocol with exactly one regression put back.

@@ -48,6 +48,8 @@ READ_ONLY_OPS = {"read_run_status", "read_next_seq", "fetch_events", "count_hear
                  "read_enrichment_status", "enrich", "setup"}
 
 
+from real_backend.live_metrics_files import LiveMetrics
+
 class Cancelled(Exception):
     """Raised out of a task that was cancelled (its generator has been closed)."""
 
@@ -142,7 +144,7 @@ class RealDriver:
     def __init__(self, spec: ConnSpec, sql: S.SqlText, trace: TraceWriter,
                  clock: RunClock | None = None, *, id_base: int = 0, control_tag: str = "phaselab",
                  read_back: bool = True, run_dir: str | None = None,
-                 worker_config: dict | None = None):
+                 worker_config: dict | None = None, metrics_dir: str | None = None):
         self.spec, self.sql, self.trace = spec, sql, trace
         self.clock = clock or RunClock.start()
         self.control_tag, self.read_back = control_tag, read_back
@@ -154,6 +156,7 @@ class RealDriver:
         self._tasks: list[TaskHandle] = []
         self._rng = random.Random()
         self._workers: WorkerLauncher | None = None
+        self._metrics = LiveMetrics(metrics_dir)  # the scaling modes' metrics path
         if run_dir is not None:
             base = {"epoch_wall": self.clock.epoch_wall, "conn": spec.to_json(),
                     "database": sql.database, "schema": sql.schema, "hybrid": sql.hybrid,
@@ -246,6 +249,8 @@ class RealDriver:
         if kind == "AwaitNotice":
             task.cancel.wait(max(0.0, float(e.timeout)))
             return None
+        if kind in ("WorkerCounters", "PostMetrics", "ReadLiveCache"):
+            return self._metrics.perform(e, self.clock.now())
         raise TypeError(f"RealDriver cannot perform {e!r}")
 
     def _launcher(self) -> WorkerLauncher:
@@ -500,7 +505,9 @@ class RealDriver:
             cur.close()
         except Exception:
             ok = False
-        return fx.QueryResult(start=start, finish=self.clock.now(), tag=tag, ok=ok)
+        finish = self.clock.now()
+        self._metrics.query(start, finish, ok)
+        return fx.QueryResult(start=start, finish=finish, tag=tag, ok=ok)
 
     def _burst(self, e) -> Any:
         """A QueryBurst live is one query: the wall clock has no horizon to batch up to, and

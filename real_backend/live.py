@@ -31,6 +31,7 @@ from protocol.actors.tasks import ALTER_PARALLELISM
 from protocol.actors.user_stop import user_stop
 from protocol.bounds import bounds
 from protocol.config import RunConfig
+from protocol.scaling import header_params
 from protocol.trace import TraceWriter
 from protocol.variants import Switches, as_dict
 
@@ -110,7 +111,10 @@ def header(cfg: RunConfig, sw: Switches, variant: str, settings: LiveSettings, r
     hook_s = math.ceil(cfg.connections_per_worker / ALTER_PARALLELISM) * L
     batches = math.ceil(cfg.connections_per_worker / sw.pool_parallel_creates)
     spawn_s = settings.proc_start_bound_s + batches * settings.login_timeout_s + L
-    params = bounds(cfg, L, Q, hook_s, spawn_s)
+    scale_s = batches * settings.login_timeout_s if cfg.scaling is not None else 0.0
+    params = bounds(cfg, L, Q, hook_s, spawn_s, scale_s)
+    if cfg.scaling is not None:  # a load mode: what the scaling checkers judge by
+        params.update(header_params(cfg.scaling, sw))
     params["test_id_prefix"] = run_id
     params["health_refresh_s"] = cfg.health_refresh_s
     params["clock_eps_s"] = 0.01  # one host: processes share a monotonic clock anchored once
@@ -287,7 +291,7 @@ def _drive(cfg, sw, variant, settings, scenario, spec, sql, run_dir, res, admin,
     main_path = os.path.join(run_dir, "trace-main.jsonl")
     cancel = threading.Event()
     worker_config = {"entry": "real_backend.entry:worker", "run_id": res.run_id,
-                     "control_tag": settings.control_tag,
+                     "control_tag": settings.control_tag, "metrics_dir": run_dir,
                      "args": {"cfg": dataclasses.asdict(cfg), "switches": as_dict(sw)}}
     with open(main_path, "w", encoding="utf-8") as sink:
         tw = TraceWriter(sink, keep=True)
@@ -299,7 +303,8 @@ def _drive(cfg, sw, variant, settings, scenario, spec, sql, run_dir, res, admin,
             "tables": res.tables,
             "run_config": dataclasses.asdict(cfg)}))
         driver = RealDriver(spec, sql, tw, clock, control_tag=settings.control_tag,
-                            run_dir=run_dir, worker_config=worker_config)
+                            run_dir=run_dir, worker_config=worker_config,
+                            metrics_dir=run_dir)
         st = OrchestratorState(res.run_id, cfg, sw)
         actors = [_Actor(driver, orchestrator(st), "orchestrator", cancel)]
         if cfg.user_stop_at_s >= 0:

@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     with open(cfg["trace_path"], "a", encoding="utf-8") as sink:
         driver = RealDriver(ConnSpec.from_json(cfg["conn"]), sql, TraceWriter(sink, keep=False),
                             clock, id_base=int(cfg.get("id_base", 0)),
-                            control_tag=cfg.get("control_tag", "phaselab"))
+                            control_tag=cfg.get("control_tag", "phaselab"),
+                            metrics_dir=cfg.get("metrics_dir"))
         try:
             program = resolve(cfg["entry"])(
                 worker_id=cfg["worker_id"], group_id=cfg["group_id"],

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from phaselab import smoke_modes
 from phaselab import report, smoke
 from phaselab.errors import UsageError
 from phaselab.files import write_atomically
@@ -32,6 +33,12 @@ def add_arguments(p) -> None:
     p.add_argument("--think-time", type=float, default=2.0, metavar="S",
                    help="pause between a benchmark task's queries")
     p.add_argument("--variant", default="fixed")
+    p.add_argument("--mode", choices=smoke_modes.MODES, default="CONCURRENCY",
+                   help="load mode (FIND_MAX: steps up to workers x connections, spawning "
+                        "workers mid-run; QPS: holds --target-qps); phaselab/smoke_modes.py")
+    p.add_argument("--step", type=float, default=3.0, metavar="S",
+                   help="FIND_MAX step length / QPS evaluation period")
+    p.add_argument("--target-qps", type=float, default=4.0, help="QPS mode's target")
     p.add_argument("--connection-name", help="a connections.toml entry (snowflake)")
     p.add_argument("--statement-timeout", type=float, default=None, metavar="S",
                    help="connector timeouts (default 1 s embedded, 10 s Snowflake); the "
@@ -51,7 +58,9 @@ def _check_args(args) -> None:
                                 ("--measure", args.measure, 0, True),
                                 ("--think-time", args.think_time, 0, False),
                                 ("--statement-timeout", args.statement_timeout, 0, True),
-                                ("--login-timeout", args.login_timeout, 0, True)):
+                                ("--login-timeout", args.login_timeout, 0, True),
+                                ("--step", args.step, 0, True),
+                                ("--target-qps", args.target_qps, 0, True)):
         if v is None:
             continue
         if (v <= lo) if strict else (v < lo):
@@ -132,6 +141,8 @@ def run(args) -> int:
         raise UsageError(f"--variant: {exc}") from None
     cfg = smoke.smoke_config(args.workers, args.connections, args.warmup, args.measure,
                              args.think_time, backend=args.backend)
+    cfg = smoke_modes.apply_mode(cfg, args.mode, args.workers, args.connections, args.step,
+                                 args.target_qps)
     settings = LiveSettings(backend=args.backend, statement_timeout_s=args.statement_timeout,
                             login_timeout_s=args.login_timeout,
                             connection_name=args.connection_name, control_tag=args.control_tag)
@@ -139,7 +150,9 @@ def run(args) -> int:
     try:
         with _StopSignals(), _Progress(err) as prog:
             res = live_run(cfg, sw, args.variant, settings,
-                           scenario={"command": "smoke", "backend": args.backend}, progress=prog)
+                           scenario={"command": "smoke", "backend": args.backend,
+                                     **({"mode": args.mode} if args.mode != "CONCURRENCY"
+                                        else {})}, progress=prog)
     except LiveSetupError as exc:
         raise UsageError(f"--backend {args.backend}: {exc}") from None
     except KeyboardInterrupt:  # during set-up: live_run has already cleaned up

@@ -300,6 +300,12 @@ def worker(cfg: RunConfig, sw: Switches, run_id: str, worker_id: str, group_id: 
         start_in_measurement = snapshot_phase == ph.MEASUREMENT
     else:
         start_in_measurement = w.current_phase == ph.MEASUREMENT
+    if start_in_measurement and sw.hook_before_tasks and cfg.scaling is not None:
+        # W21 first (fixed, load modes): no task can query under the warmup tag meanwhile
+        yield from pool.measurement_hook(w)
+        if w.current_phase != ph.MEASUREMENT:
+            yield from set_phase(w, ph.MEASUREMENT, "main_entry")
+        start_in_measurement = False
     if cfg.prespawn_tasks:  # seed 002 priority 3: tasks go as soon as the wait ends
         yield from pool.scale_to(w, w.current_target, "startup")  # W20, moved up
         yield from mark(w, "tasks_spawned")
