@@ -121,6 +121,16 @@ class Switches:
     # WARMUP); fixed runs the hook first. Only in runs with a load mode: CONCURRENCY traces
     # stay as they were (the same race in a warmup-0 CONCURRENCY run is left to the lead).
     hook_before_tasks: bool = False
+    # T7/T8 (§3.1): a controller's COMPLETED write is guarded only by NOT IN terminal, so it
+    # overwrites a CANCELLING a concurrent user stop wrote (reference; found by explore on
+    # fixed FIND_MAX); fixed writes it only from RUNNING and not once a stop is under way.
+    controller_end_guard: bool = False
+    # §9.3: `_ensure_workers_for_target` blocks the poll loop while spawned workers start, so
+    # a QPS run's duration STOP comes late (reference; found by explore on fixed QPS); fixed
+    # does not wait in a mode with a duration limit (the new workers take their targets from
+    # WORKER_TARGETS and their events). FIND_MAX, which has no duration limit, still waits so
+    # that a step measures the workers it needs.
+    spawn_wait_in_timed_modes: bool = True
 
 
 # The switches that only the scaling modes read: a run without a [scaling] table leaves them
@@ -128,7 +138,7 @@ class Switches:
 SCALING_SWITCHES = ("target_distribution", "target_floor_within_cap",
                     "findmax_stop_when_clamped", "findmax_baseline", "qps_empty_cache",
                     "final_rollup", "findmax_announces_stop", "spawn_wait_honours_stop",
-                    "hook_before_tasks")
+                    "hook_before_tasks", "controller_end_guard", "spawn_wait_in_timed_modes")
 
 SWITCH_CHOICES: dict[str, tuple[Any, ...] | type] = {
     "wait_loop_consumes_events": bool,
@@ -164,6 +174,8 @@ SWITCH_CHOICES: dict[str, tuple[Any, ...] | type] = {
     "findmax_announces_stop": bool,
     "spawn_wait_honours_stop": bool,
     "hook_before_tasks": bool,
+    "controller_end_guard": bool,
+    "spawn_wait_in_timed_modes": bool,
 }
 
 # Switches of the error paths (issues 8 and 9): they decide only when a statement fails or a
@@ -202,6 +214,8 @@ FIXED = Switches(
     findmax_announces_stop=True,
     spawn_wait_honours_stop=True,
     hook_before_tasks=True,
+    controller_end_guard=True,
+    spawn_wait_in_timed_modes=False,
 )
 
 # One preset per known bug: the fixed protocol with exactly one regression put back.

@@ -75,6 +75,8 @@ def ensure_workers(st: OrchestratorState, c: Controller, target: int):
         st.spawned.append(wid)
         yield SpawnWorker(wid, g, need)
     st.group_count = need
+    if c.cfg.rule.duration_limit and not st.sw.spawn_wait_in_timed_modes:
+        return  # fixed: a timed run's poll loop does not stop for process start-ups
     t0 = yield Now()
     while True:
         try:
@@ -116,12 +118,30 @@ def apply_targets(st: OrchestratorState, c: Controller, total: int, step: int, r
 def mark_completed(st: OrchestratorState, c: Controller, announce: bool = False):
     """`_mark_run_completed` from a controller (T7, T8): COMPLETED/PROCESSING (guarded), the
     parent row, and enrichment; the poll loop goes on until the workers have left.
-    `announce`: emit STOP{find_max_complete} first (fixed T7)."""
-    from protocol.actors import orchestrator as orch  # the poll loop's own helpers
+    `announce`: emit STOP{find_max_complete} first (fixed T7). Fixed (controller_end_guard)
+    takes the run's lock, which a user's stop_run holds from its read to its CANCELLING
+    write, and gives way to a stop under way: a user stop accepted while RUNNING wins."""
     c.finished = True
+    if not st.sw.controller_end_guard:
+        return (yield from _complete(st, c, announce, NOT_TERMINAL))
+    while st.starting:  # a stop_run (or start_run) holds the run's lock
+        yield Sleep(0.01)
+    if st.stopping:
+        return ph.RUNNING
+    st.starting = True
+    try:
+        return (yield from _complete(st, c, announce, Guard(status_in=(ph.RUNNING,))))
+    finally:
+        st.starting = False
+
+
+def _complete(st: OrchestratorState, c: Controller, announce: bool, guard: Guard):
+    from protocol.actors import orchestrator as orch  # the poll loop's own helpers
     if announce:
         yield from emit_event(st, ev.STOP, ev.stop(ev.FIND_MAX_COMPLETE, "search finished"))
-    yield from orch.write(st, {"STATUS": ph.COMPLETED, "PHASE": ph.PROCESSING}, NOT_TERMINAL)
+    if not (yield from orch.write(st, {"STATUS": ph.COMPLETED, "PHASE": ph.PROCESSING}, guard)) \
+            and st.sw.controller_end_guard:
+        return ph.RUNNING  # the status moved meanwhile: the poll loop's final step decides
     yield from orch.parent(st, ph.COMPLETED, "PENDING")
     c.enrichment = yield Spawn(orch.enrichment(st), "enrichment")
     return ph.COMPLETED
