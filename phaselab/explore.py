@@ -10,6 +10,8 @@ example (fewest trace records) is kept, as `--set` overrides plus a seed, i.e. a
 """
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import time
 from dataclasses import dataclass, field
@@ -50,7 +52,7 @@ def swarm_sets(base: dict, rng: np.random.Generator, variant: str, space: Space)
     sets = []
     if "faults" in cand:  # the fault model goes as one table (heal_at_s is required)
         sets.append(f"faults={_toml(cand['faults'])}")
-    for table in ("run", "latency", "sim"):
+    for table in ("run", "latency", "sim", "scaling"):
         for k, v in cand.get(table, {}).items():
             if rng.random() < 0.5 and k in base.get(table, {}):
                 continue
@@ -63,6 +65,8 @@ def explore(path: str, variant: str | None, budget_s: float, seed: int,
             max_examples: int | None = None) -> tuple[int, dict[str, Finding]]:
     base = scn.load(path)
     variant = variant or base.variant
+    if "scaling" in base.raw and not space.scaling:  # a mode scenario: search its settings too
+        space = dataclasses.replace(space, scaling=True)
     rng = np.random.default_rng(seed)
     found: dict[str, Finding] = {}
     n = 0

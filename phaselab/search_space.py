@@ -46,6 +46,7 @@ class Space:
     user_stop_pct: int = 15  # share of examples with a user stop
     query_budget: int = 1500
     faults: bool = False  # draw the fault model too (phaselab/fault_space.py)
+    scaling: bool = False  # draw a load mode and its settings too (phaselab/search_modes.py)
 
     def scenario(self, c: Chooser, variant: str) -> dict:
         workers = c.integer(1, self.max_workers, "workers")
@@ -82,6 +83,9 @@ class Space:
         if self.faults:
             from phaselab import fault_space
             out.update(fault_space.draw(c, run))
+        if self.scaling:  # drawn last, so the draws above stay what they were
+            from phaselab.search_modes import scaling_draw
+            out["scaling"] = scaling_draw(c, frac)
         return out
 
 
