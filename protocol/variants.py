@@ -131,6 +131,12 @@ class Switches:
     # WORKER_TARGETS and their events). FIND_MAX, which has no duration limit, still waits so
     # that a step measures the workers it needs.
     spawn_wait_in_timed_modes: bool = True
+    # §9.3 ramps: a repeated SET_WORKER_TARGET restarts the ramp from the current value, and
+    # after a reconcile jumped to the final target the next ramp read sets the interpolated
+    # value back; with truncation, a 4 -> 5 ramp re-sent more often than it lasts never
+    # reaches 5 (reference; found by explore on fixed QPS). Fixed: a ramp ends once the
+    # worker is at its end, and a target equal to the ramp's end does not restart it.
+    ramp_settles: bool = False
 
 
 # The switches that only the scaling modes read: a run without a [scaling] table leaves them
@@ -138,7 +144,8 @@ class Switches:
 SCALING_SWITCHES = ("target_distribution", "target_floor_within_cap",
                     "findmax_stop_when_clamped", "findmax_baseline", "qps_empty_cache",
                     "final_rollup", "findmax_announces_stop", "spawn_wait_honours_stop",
-                    "hook_before_tasks", "controller_end_guard", "spawn_wait_in_timed_modes")
+                    "hook_before_tasks", "controller_end_guard", "spawn_wait_in_timed_modes",
+                    "ramp_settles")
 
 SWITCH_CHOICES: dict[str, tuple[Any, ...] | type] = {
     "wait_loop_consumes_events": bool,
@@ -176,6 +183,7 @@ SWITCH_CHOICES: dict[str, tuple[Any, ...] | type] = {
     "hook_before_tasks": bool,
     "controller_end_guard": bool,
     "spawn_wait_in_timed_modes": bool,
+    "ramp_settles": bool,
 }
 
 # Switches of the error paths (issues 8 and 9): they decide only when a statement fails or a
@@ -216,6 +224,7 @@ FIXED = Switches(
     hook_before_tasks=True,
     controller_end_guard=True,
     spawn_wait_in_timed_modes=False,
+    ramp_settles=True,
 )
 
 # One preset per known bug: the fixed protocol with exactly one regression put back.

@@ -62,3 +62,23 @@ def test_ready_gate_without_heartbeat_records_is_not_judged():
     b = clean_run().drop(is_("heartbeat"))
     j = _by_id(judge(b.build(), only=["RUN-READY-GATE"]))["RUN-READY-GATE"]
     assert j.outcome == "not judged" and "heartbeat" in j.not_judged
+
+
+def _no_queries_from_worker_1(start_target=None):
+    from trace_builder import is_
+    b = clean_run()
+    b.header["params"]["start_bound_s"] = 2.0
+    b.drop(lambda r: r.get("kind") in ("query", "query_batch") and r.get("worker") == "worker-1")
+    if start_target is not None:
+        b.wstate(0.5, "worker-1", target=start_target, source="startup")
+    return b.build()
+
+
+def test_a_worker_that_never_queries_is_late():
+    vs = check(_no_queries_from_worker_1(), only=["RUN-START-LATENCY"])
+    assert any("worker-1 started no query" in v.message for v in vs)
+
+
+def test_a_worker_started_with_target_zero_has_nothing_to_start():
+    vs = check(_no_queries_from_worker_1(start_target=0), only=["RUN-START-LATENCY"])
+    assert not any("worker-1" in v.message for v in vs)

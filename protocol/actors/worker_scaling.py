@@ -65,6 +65,9 @@ def on_target(w, pool, data: dict):
     ramp = float(data.get("ramp_seconds") or 0.0)
     if w.cfg.scaling is not None and w.cfg.scaling.load_mode == "FIND_MAX":
         ramp = 0.0
+    if w.sw.ramp_settles and (target == w.current_target if w.ramp is None
+                              else target == w.ramp[1]):
+        return  # fixed: already there, or already on the way there
     if ramp > 0 and not w.stopping:
         now = yield Now()
         w.ramp = (w.current_target, target, now, ramp)
@@ -80,6 +83,9 @@ def ramp_tick(w, pool):
     if w.ramp is None or w.stopping:
         return
     a, b, t0, dur = w.ramp
+    if w.sw.ramp_settles and w.current_target == b:
+        w.ramp = None  # fixed: a reconcile jumped to the end; the ramp is over
+        return
     now = yield Now()
     value = sc.ramp_target(a, b, now - t0, dur)
     if now - t0 >= dur:

@@ -19,7 +19,8 @@ from .base import TOL, NotJudged, Violation, checker, ft, num, queries
 @checker("RUN-START-LATENCY")
 def run_start_latency(trace: Trace) -> Iterator[Violation]:
     """Each initial worker's first benchmark query starts within start_bound_s of the RUNNING
-    write; a worker with no query at all is late too unless a STOP came before the bound."""
+    write; a worker with no query at all is late too unless a STOP came before the bound. A
+    worker whose start-up target is 0 (QPS with no starting threads) has nothing to start."""
     bound = num(trace, "start_bound_s")
     running = trace.first_write(status="RUNNING")
     if bound is None:
@@ -34,7 +35,11 @@ def run_start_latency(trace: Trace) -> Iterator[Violation]:
         k = q.get("worker")
         if k not in first or q["start"] < first[k]["start"]:
             first[k] = q
+    states = trace.by_worker("worker_state")
     for k in trace.param("worker_ids", []):
+        own = states.get(k, [])
+        if own and own[0].get("target") == 0:
+            continue  # started with no connection to run (a QPS mode with 0 threads)
         q = first.get(k)
         if q is not None and q["start"] > deadline + TOL:
             yield Violation("RUN-START-LATENCY", f"{k}'s first query started at t={ft(q['start'])}, "
