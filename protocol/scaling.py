@@ -379,9 +379,14 @@ def qps_fraction(error: float) -> float:
 
 
 def qps_evaluate(c: ScalingConfig, st: QpsState, now: float, qps: float, threads: int,
-                 ) -> tuple[QpsState, int | None]:
+                 min_step: bool = False) -> tuple[QpsState, int | None]:
     """One evaluation: the new total of threads, or None for no change. Evaluations closer
-    than `qps_eval_period_s` to the last are skipped (None, state unchanged)."""
+    than `qps_eval_period_s` to the last are skipped (None, state unchanged).
+
+    The reference rounds `threads + gap × fraction`, so outside the band but near the
+    target the step rounds to 0 and the rate settles short of it for good (e.g. 17 threads
+    at 170 QPS for a target of 200: +0.3 rounds away). `min_step` moves at least one thread
+    toward the target whenever a change is due (fixed)."""
     target = float(c.target_qps or 0.0)
     if st.last_eval is not None and now - st.last_eval < c.qps_eval_period_s:
         return st, None
@@ -407,7 +412,10 @@ def qps_evaluate(c: ScalingConfig, st: QpsState, now: float, qps: float, threads
     err = abs(target - qps) / target if target else 0.0
     step = min(max(gap * qps_fraction(err), -float(QPS_MAX_DECREASE)),
                float(c.max_thread_increase))
-    desired = min(max(round(threads + step), st.lo), st.hi)  # round(): ties to even
+    moved = round(threads + step)  # round(): ties to even
+    if min_step and moved == threads:
+        moved = threads + (1 if qps < target else -1)
+    desired = min(max(moved, st.lo), st.hi)
     if desired == threads or (desired >= st.hi and threads >= st.hi) or (
             desired <= st.lo and threads <= st.lo):
         return st, None

@@ -137,6 +137,9 @@ class Switches:
     # reaches 5 (reference; found by explore on fixed QPS). Fixed: a ramp ends once the
     # worker is at its end, and a target equal to the ramp's end does not restart it.
     ramp_settles: bool = False
+    # §9.5: a QPS step that rounds to 0 threads outside the band leaves the rate short of
+    # the target for good (reference); fixed moves at least one thread (scaling.qps_evaluate).
+    qps_min_step: bool = False
 
 
 # The switches that only the scaling modes read: a run without a [scaling] table leaves them
@@ -145,7 +148,7 @@ SCALING_SWITCHES = ("target_distribution", "target_floor_within_cap",
                     "findmax_stop_when_clamped", "findmax_baseline", "qps_empty_cache",
                     "final_rollup", "findmax_announces_stop", "spawn_wait_honours_stop",
                     "hook_before_tasks", "controller_end_guard", "spawn_wait_in_timed_modes",
-                    "ramp_settles")
+                    "ramp_settles", "qps_min_step")
 
 SWITCH_CHOICES: dict[str, tuple[Any, ...] | type] = {
     "wait_loop_consumes_events": bool,
@@ -184,6 +187,7 @@ SWITCH_CHOICES: dict[str, tuple[Any, ...] | type] = {
     "controller_end_guard": bool,
     "spawn_wait_in_timed_modes": bool,
     "ramp_settles": bool,
+    "qps_min_step": bool,
 }
 
 # Switches of the error paths (issues 8 and 9): they decide only when a statement fails or a
@@ -225,6 +229,7 @@ FIXED = Switches(
     controller_end_guard=True,
     spawn_wait_in_timed_modes=False,
     ramp_settles=True,
+    qps_min_step=True,
 )
 
 # One preset per known bug: the fixed protocol with exactly one regression put back.

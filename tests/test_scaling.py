@@ -218,3 +218,14 @@ def test_bounded_stop_rule_needs_patience():
     assert stops == [False, False, True]
     assert sc.bounded_tick(b, 2, 99.0, 20, 2) == (0, False)  # not under 98 %: reset
     assert sc.bounded_tick(b, 2, 50.0, 19, 2) == (0, False)  # not at the ceiling
+
+
+def test_qps_step_that_rounds_to_zero_stalls_unless_min_step():
+    """17 threads at 170 QPS for 200: +3 gap x 0.10 = +0.3 rounds away (reference §9.5)."""
+    from protocol import scaling as sc
+    c = sc.ScalingConfig(load_mode="QPS", target_qps=200.0, concurrent_connections=40)
+    st = sc.QpsState(1, 400)
+    assert sc.qps_evaluate(c, st, 0.0, 170.0, 17)[1] is None
+    assert sc.qps_evaluate(c, st, 0.0, 170.0, 17, min_step=True)[1] == 18
+    # inside the band nothing moves either way
+    assert sc.qps_evaluate(c, st, 0.0, 195.0, 19, min_step=True)[1] is None

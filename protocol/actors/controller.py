@@ -214,7 +214,7 @@ def qps_block(st, c: Controller, agg, now: float):
     if agg.workers == 0 and st.sw.qps_empty_cache == "hold":
         return  # fixed: an empty cache is no reading, not "0 threads"
     threads, qps = agg.target_connections, agg.current_qps
-    new, desired = sc.qps_evaluate(c.cfg, c.qps, now, qps, threads)
+    new, desired = sc.qps_evaluate(c.cfg, c.qps, now, qps, threads, st.sw.qps_min_step)
     if new is c.qps:  # inside the evaluation period: skipped
         return
     c.qps = new
