@@ -66,9 +66,9 @@ def controller_plot(path: str, title: str, rows: list[dict], runs: dict) -> None
     if mode == "FIND_MAX":
         tx.set_ylabel("step target, connections (solid)")
         qx.set_ylabel("step QPS (dashed); true max QPS (dotted)")
-        mq = rows[0]["max_qps"]["mean"]
-        if mq:
-            qx.axhline(mq, color="k", ls=":", lw=1)
+        for i, r in enumerate(rows):  # each setting's own capacity, in its colour
+            if r["max_qps"]["mean"]:
+                qx.axhline(r["max_qps"]["mean"], color=f"C{i}", ls=":", lw=1)
         qx.set_ylim(bottom=0)
         tx.set_ylim(bottom=0)
     else:
