@@ -17,9 +17,12 @@ from test_smoke_live import _env, phaselab
 def findmax_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("findmax")
     trace = tmp / "findmax.jsonl"
-    # 1 connection per worker, at most 2 workers: step 2 needs a second process (§5.5)
+    # 1 connection per worker, at most 2 workers: step 2 needs a second process (§5.5).
+    # A 3 s statement timeout: at 1 s, heartbeats on a saturated machine (load 17 on 2
+    # cores) timed out as `info`, which HB-GRAMMAR / HB-GAP count as not written.
     p = phaselab("smoke", "--mode", "FIND_MAX", "--workers", "2", "--connections", "1",
                  "--step", "2", "--think-time", "0.5", "--variant", "fixed",
+                 "--statement-timeout", "3",
                  "--trace", str(trace), "--json", env=_env(tmp), timeout=180)
     assert p.stdout, p.stderr[-2000:]
     return {"rc": p.returncode, "out": json.loads(p.stdout), "trace": str(trace), "tmp": tmp,
