@@ -163,7 +163,8 @@ def check_live(backend: str, workers: int, connections: int, seconds: float,
              f"live_connections_{backend}"),
             ("--warmup + --measure", seconds, "live_seconds")):
         if value > limit(name):
-            raise UsageError(f"{option}: {value:,g} is above the limit of {limit(name):,.0f} "
+            shown = f"{value:,}" if isinstance(value, int) else f"{value:,.1f}"
+            raise UsageError(f"{option}: {shown} is above the limit of {limit(name):,.0f} "
                              f"{LIMITS[name][1]} (docs/scenarios.md, Limits); pass "
                              f"--allow-large to go past it")
 

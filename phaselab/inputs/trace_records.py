@@ -18,7 +18,7 @@ from phaselab.inputs.text import label, read_text
 
 # Field types: num (finite number), int, str, bool, dict, list, id (int or str), any.
 # A trailing "?" also allows null; a leading "*" marks a field every record of the kind has.
-_STATEMENT = {"*id": "int", "op": "str?", "value": "any"}
+_STATEMENT = {"*id": "int", "*op": "str", "value": "any"}
 _QUERY = {"*worker": "str", "*conn": "id", "task": "int", "*finish": "num", "*tag": "str",
           "*epoch": "int", "*counted": "bool", "ok": "bool"}
 SCHEMA: dict[str, dict[str, str]] = {
