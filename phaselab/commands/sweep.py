@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from phaselab import plots, sweep as sw
+from phaselab import sweep as sw
 from phaselab.errors import UsageError
 from phaselab.files import check_output, write_atomically, write_via_temp
 from phaselab.inputs import budget
@@ -122,6 +122,7 @@ def runs_csv(combos, results) -> str:
 
 
 def _write_png(path: Path, title: str, rows: list[dict]) -> None:
+    from phaselab import plots  # matplotlib takes seconds to import: only when plotting
     write_via_temp(str(path), lambda tmp: plots.sweep_plot(tmp, title, rows), suffix=".png")
 
 
