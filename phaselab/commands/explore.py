@@ -44,6 +44,11 @@ def run(args) -> int:
     from phaselab import scenario as scn
     variant = args.variant or scn.load(args.scenario).variant
     base = scn.with_overrides(scn.load(args.scenario), None, variant)  # bad variant: exit 2 now
+    if args.save and os.path.samefile(args.save, os.path.dirname(os.path.abspath(args.scenario))) \
+            and os.path.basename(args.scenario).startswith(f"{variant}-"):
+        raise UsageError(f"--save {args.save}: holds the scenario {args.scenario}, which a "
+                         f"finding's file ({variant}-PROPERTY.json) could overwrite; save "
+                         f"elsewhere")
     budget.check_scenario(base, allow_large=False)
     with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("exploring", total=args.budget)
