@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import pytest
 from hypothesis import given, strategies as st
 
 from fuzzhelp import VALUES, loads_or_usage_error, mutated
@@ -29,6 +30,18 @@ def _trace(extra: list[str]) -> list[dict]:
     return [json.loads(dumps(r)) for r in res.records]
 
 
+def _scaling() -> list[dict]:
+    """A FIND_MAX run with targets and controller records (the sim does not write them yet),
+    from the scaling checkers' own test builder, plus a QPS evaluation."""
+    from test_checks_scaling import _findmax_run, _qps, _targets
+    from protocol import scaling
+    b = _findmax_run()
+    _targets(b, 16.0, scaling.build_worker_targets(250, 2, 200, 1))
+    _qps(b, 20.0, 20.0, 4, 8, true_threads=4)
+    return [json.loads(dumps(r)) for r in b.build().records]
+
+
+SCALING = _scaling()
 SIM = _trace([])
 BULK = _trace(["bulk_queries=true", "user_stop_at_s=4"])
 LIVE = [dict(SIM[0], world="live", seed=None,
@@ -88,7 +101,7 @@ def _record_edits(base):
     return edit()
 
 
-@given(st.one_of(_record_edits(SIM), _record_edits(BULK)))
+@given(st.one_of(_record_edits(SIM), _record_edits(BULK), _record_edits(SCALING)))
 def test_mutated_simulated_traces(tmp_path_factory, records):
     _check_pipeline(_write(tmp_path_factory, records))
 
@@ -104,3 +117,10 @@ def test_mutated_live_traces_through_calibrate(tmp_path_factory, records):
     raw = loads_or_usage_error(cal.calibrate, tf.records, True)
     if raw is not None:
         loads_or_usage_error(scn.from_dict, raw[0], "calibrated")
+
+
+@pytest.mark.parametrize("name", ["SIM", "BULK", "LIVE", "SCALING"])
+def test_the_unmutated_traces_load(tmp_path_factory, name):
+    """No false alarm: each base trace passes the loader before it is mutated."""
+    tf = load_trace(_write(tmp_path_factory, globals()[name]))
+    assert len(tf.records) == len(globals()[name])

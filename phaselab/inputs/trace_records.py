@@ -54,11 +54,37 @@ SCHEMA: dict[str, dict[str, str]] = {
            "*elapsed": "num", "status": "str?", "phase": "str?", "refetch": "bool",
            "enrichment": "str?"},
     "ws_close": {"*conn": "id", "closer": "str", "phase": "str?", "reason": "str"},
+    # scaling (protocol/checks/scaling.py)
+    "targets": {"requested": "int?", "total": "int?", "targets": "list?", "cap": "int?",
+                "workers": "int?", "min_connections": "int?", "distribution": "str?",
+                "target_qps": "num?", "reason": "str?"},
+    "ctrl_eval": {"controller": "str?", "step": "int?", "target": "num?", "backoff": "bool?",
+                  "outcome": "str?", "qps": "num?", "decision": "dict?", "best": "dict?",
+                  "threads": "num?", "true_threads": "num?", "target_qps": "num?",
+                  "lo": "num?", "hi": "num?"},
 }
+# Objects inside records that checkers compute with.
+NESTED = {("ctrl_eval", "decision"): {"kind": "str?", "target": "num?"},
+          ("ctrl_eval", "best"): {"concurrency": "num?", "qps": "num?"},
+          ("event_emit", "payload"): {"reason": "str?", "phase": "str?",
+                                      "ramp_seconds": "num?"},
+          ("invoke", "args"): {"seq": "int?", "type": "str?"}}
 COMMON = {"*t": "num", "*kind": "str", "actor": "str?"}
-# Header params the checkers compute with: numbers (or null where a world lacks them).
-PARAM_STRINGS = {"backend", "test_id_prefix"}
-ROW_STATE = {"status": "str?", "phase": "str?"}  # status_write before/after
+NOT_NULL = {("run", "params")}  # optional, but when there, not null (Trace reads it as a dict)
+for _kind, _spec in SCHEMA.items():  # an optional field may be null: real traces write that
+    for _name, _type in list(_spec.items()):
+        if not _name.startswith("*") and not _type.endswith("?") \
+                and (_kind, _name) not in NOT_NULL and _type != "any":
+            _spec[_name] = _type + "?"
+# Header params the checkers read (docs/trace.md): numbers (or null where a world lacks them)
+# and names; a param not listed here passes, so a newer trace is not a false alarm.
+PARAM_NUMBERS = {"P", "E", "R", "L", "Q", "D", "F", "warmup_s", "duration_s", "stale_s",
+                 "dead_s", "heartbeat_s", "ready_timeout_s", "spawn_bound_s", "start_bound_s",
+                 "enrichment_bound_s", "workers", "connections_per_worker", "kill_after_s",
+                 "clock_eps_s", "health_refresh_s", "statement_timeout_s", "max_workers",
+                 "findmax_step_limit", "qps_eval_period_s", "max_thread_increase"}
+PARAM_STRINGS = {"backend", "test_id_prefix", "load_mode", "scaling_mode"}
+ROW_STATE = {"*status": "str?", "*phase": "str?"}  # status_write before/after, when not empty
 
 _WORDS = {"num": "a finite number", "int": "a whole number", "str": "a string",
           "bool": "true or false", "dict": "an object", "list": "a list",
@@ -116,17 +142,23 @@ def check_record(rec: Any, where: str, first: bool) -> None:
     _fields(rec, COMMON, where)
     kind = rec["kind"]
     _fields(rec, SCHEMA.get(kind, {}), where)
+    for (k, name), spec in NESTED.items():
+        if kind == k and isinstance(rec.get(name), dict):
+            _fields(rec[name], spec, f"{where}: {name}")
     if kind == "run":
         _header(rec, where)
     elif kind == "status_write":
         for side in ("before", "after"):
-            if isinstance(rec.get(side), dict):
+            if rec.get(side):
                 _fields(rec[side], ROW_STATE, f"{where}: {side}")
         guard = rec.get("guard") or {}
         for k, v in guard.items():
             if not isinstance(v, list) or not all(x is None or isinstance(x, str) for x in v):
                 raise UsageError(f"{where}: guard.{k} must be a list of status or phase "
                                  f"names, not {_short(v)}")
+    elif kind == "targets":
+        if not all(_fits(x, "int") for x in rec.get("targets") or []):
+            raise UsageError(f"{where}: field 'targets' must be a list of whole numbers")
     elif kind == "query_batch":
         if not all(_fits(s, "num") for s in rec["starts"]):
             raise UsageError(f"{where}: field 'starts' must be a list of finite numbers")
@@ -145,7 +177,7 @@ def _header(rec: dict, where: str) -> None:
         elif k in PARAM_STRINGS:
             if not _fits(v, "str?"):
                 raise UsageError(f"{where}: params.{k} must be a string, not {_short(v)}")
-        elif not _fits(v, "num?"):
+        elif k in PARAM_NUMBERS and not _fits(v, "num?"):
             raise UsageError(f"{where}: params.{k} must be a finite number or null, not "
                              f"{_short(v)}")
 
