@@ -84,7 +84,9 @@ PARAM_NUMBERS = {"P", "E", "R", "L", "Q", "D", "F", "warmup_s", "duration_s", "s
                  "clock_eps_s", "health_refresh_s", "statement_timeout_s", "max_workers",
                  "findmax_step_limit", "qps_eval_period_s", "max_thread_increase"}
 PARAM_STRINGS = {"backend", "test_id_prefix", "load_mode", "scaling_mode"}
-ROW_STATE = {"*status": "str?", "*phase": "str?"}  # status_write before/after, when not empty
+# status_write before (both, when given: the chain reads them) and after (what changed)
+ROW_STATE = {"before": {"*status": "str?", "*phase": "str?"},
+             "after": {"status": "str?", "phase": "str?"}}
 
 _WORDS = {"num": "a finite number", "int": "a whole number", "str": "a string",
           "bool": "true or false", "dict": "an object", "list": "a list",
@@ -150,7 +152,7 @@ def check_record(rec: Any, where: str, first: bool) -> None:
     elif kind == "status_write":
         for side in ("before", "after"):
             if rec.get(side):
-                _fields(rec[side], ROW_STATE, f"{where}: {side}")
+                _fields(rec[side], ROW_STATE[side], f"{where}: {side}")
         guard = rec.get("guard") or {}
         for k, v in guard.items():
             if not isinstance(v, list) or not all(x is None or isinstance(x, str) for x in v):
