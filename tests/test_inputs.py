@@ -207,3 +207,11 @@ def test_a_trace_record_error_names_file_line_field_and_what_is_allowed(tmp_path
     assert f"{path}:{i + 1}: field 'worker' must be a string, not ['w']" in str(err.value)
     recs[i] = dict(recs[i], worker="worker-0")
     load_trace(_trace_file(tmp_path, recs, "ok.jsonl"))
+
+
+def test_a_converted_upstream_trace_loads_without_a_false_alarm(tmp_path):
+    """A recorded upstream run has no epochs, counted flags or event cursors (nulls)."""
+    from test_upstream_units import _convert
+    recs = _convert(tmp_path).records
+    assert any(r["kind"] == "query" and r["epoch"] is None for r in recs)
+    assert len(load_trace(_trace_file(tmp_path, recs, "up.jsonl")).records) == len(recs)

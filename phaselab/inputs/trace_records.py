@@ -17,10 +17,11 @@ from phaselab.inputs.nesting import check_depth, loads_json
 from phaselab.inputs.text import label, read_text
 
 # Field types: num (finite number), int, str, bool, dict, list, id (int or str), any.
+# Nulls where a world cannot know (a recorded upstream run has no epochs or event cursors).
 # A trailing "?" also allows null; a leading "*" marks a field every record of the kind has.
 _STATEMENT = {"*id": "int", "*op": "str", "value": "any"}
-_QUERY = {"*worker": "str", "*conn": "id", "task": "int", "*finish": "num", "*tag": "str",
-          "*epoch": "int", "*counted": "bool", "ok": "bool"}
+_QUERY = {"*worker": "str", "*conn": "id", "task": "id", "*finish": "num", "*tag": "str",
+          "*epoch": "int?", "*counted": "bool?", "ok": "bool"}
 SCHEMA: dict[str, dict[str, str]] = {
     "run": {"run_id": "str", "seed": "int?", "variant": "str", "switches": "dict",
             "world": "str", "params": "dict", "scenario": "dict", "live": "dict"},
@@ -35,7 +36,7 @@ SCHEMA: dict[str, dict[str, str]] = {
                   "age": "num"},
     "conn": {"*worker": "str", "*conn": "id", "*action": "str", "*tag": "str"},
     "proc": {"*worker": "str", "*action": "str", "code": "int?", "pid": "int?"},
-    "event_seen": {"*worker": "str", "*seq": "int", "*type": "str", "*loop": "str",
+    "event_seen": {"*worker": "str", "*seq": "int?", "*type": "str", "*loop": "str",
                    "*outcome": "str", "cursor": "int"},
     "worker_state": {"*worker": "str", "*phase": "str?", "target": "int?", "source": "str"},
     "hook": {"*worker": "str", "*start": "num", "end": "num", "epoch": "int"},
