@@ -1,4 +1,7 @@
-"""The `phaselab` command line. Exit codes: 0 clean, 1 property violations, 2 bad input.
+"""The `phaselab` command line. Exit codes: 0 clean, 1 violated, 2 bad input, 3 did not run.
+
+3 means nothing to judge: the run never started, the trace has no run_end, or a search ran
+0 examples (phaselab/errors.py).
 
 Each subcommand is a module in phaselab/commands/ with NAME, HELP, add_arguments(parser)
 and run(args) -> exit code; add it to COMMANDS.
@@ -40,7 +43,10 @@ def _parser() -> tuple[argparse.ArgumentParser, dict]:
 
 def main(argv: list[str] | None = None) -> int:
     parser, mods = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed its usage error (exit 2) or --help (0)
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         return mods[args.command].run(args)
     except (scn.ScenarioError, UsageError) as exc:

@@ -42,7 +42,7 @@ def _ms(x):
 
 
 def render_run(console: Console, title: str, summary: dict, verdict_: dict,
-               footer: list[str]) -> None:
+               footer: list[str], not_run: str | None = None) -> None:
     console.print(f"[bold]{escape(title)}[/bold]")
     tl = Table(title="Phase timeline (s since run start)", title_justify="left")
     tl.add_column("STATUS / PHASE written")
@@ -81,9 +81,13 @@ def render_run(console: Console, title: str, summary: dict, verdict_: dict,
     fin = summary["final"]
     console.print(f"Final: STATUS {fin['status']}, PHASE {fin['phase'] or '∅'} at "
                   f"t={fin['t_end']:.3f} s ({fin['ended']})")
-    if verdict_["ok"]:
+    if verdict_["ok"] and not_run:  # silence about a run that did not happen is not "clean"
+        console.print(f"[yellow]Verdict: nothing to judge: {escape(not_run)}[/yellow]")
+    elif verdict_["ok"]:
         console.print("[green]Verdict: no property violated[/green]")
     else:
+        if not_run:
+            console.print(f"[yellow]Note: {escape(not_run)}[/yellow]")
         console.print(f"[red]Verdict: {len(verdict_['violated'])} propert"
                       f"{'y' if len(verdict_['violated']) == 1 else 'ies'} violated[/red]")
         for g in verdict_["violated"]:

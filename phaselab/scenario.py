@@ -11,6 +11,10 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from phaselab.errors import UsageError
+from phaselab.inputs import budget
+from phaselab.inputs.nesting import check_depth, loads_toml
+from phaselab.inputs.text import read_text
 from protocol.config import RunConfig
 from protocol.variants import PRESETS, SWITCH_CHOICES, Switches, UnknownVariant, variant
 from sim.latency import BadDistribution, LatencyModel, parse as parse_dist
@@ -160,7 +164,41 @@ def _unknown(path: str, where: str, got, allowed) -> None:
                             f"{', '.join(sorted(allowed))}")
 
 
+# Keys that must agree with each other: (keys, holds(cfg), what is allowed). Checked after
+# every key is valid on its own, in this order; the message names the keys and their values.
+CONSISTENCY: list[tuple[tuple[str, ...], Any, str]] = [
+    (("stale_s", "dead_s"), lambda c: c.stale_s < c.dead_s,
+     "a worker is marked STALE before DEAD: stale_s must be < dead_s"),
+    (("heartbeat_s", "stale_s"), lambda c: c.heartbeat_s < c.stale_s,
+     "a live worker's heartbeat must be younger than stale_s: heartbeat_s must be < stale_s"),
+    (("user_stop_at_s",), lambda c: c.user_stop_at_s == -1 or c.user_stop_at_s >= 0,
+     "user_stop_at_s is -1 (no user stop) or >= 0 seconds after the run began"),
+    (("deadline_s", "warmup_s", "duration_s"),
+     lambda c: c.deadline_s == 0 or c.deadline_s > c.warmup_s + c.duration_s,
+     "a run must be able to start and finish its phases before the deadline: deadline_s "
+     "must be 0 (derived) or > warmup_s + duration_s"),
+    (("adaptive_fast_s", "adaptive_slow_s"),
+     lambda c: c.coordination != "adaptive" or c.adaptive_fast_s <= c.adaptive_slow_s,
+     "adaptive polling: coordination.fast_s must be <= coordination.slow_s"),
+]
+_COORD_NAMES = {fname: f"coordination.{k}" for k, (fname, _spec) in COORD_KEYS.items()}
+
+
+def _consistent(path: str, cfg: RunConfig) -> None:
+    for keys, holds, allowed in CONSISTENCY:
+        if not holds(cfg):
+            found = ", ".join(f"{_COORD_NAMES.get(k, 'run.' + k)} = {getattr(cfg, k)!r}"
+                              for k in keys)
+            raise ScenarioError(f"{path}: {found}: {allowed}")
+
+
 def from_dict(raw: dict, path: str = "<scenario>") -> Scenario:
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{path}: a scenario is a table of keys, not {type(raw).__name__}")
+    try:
+        check_depth(raw, path)
+    except UsageError as exc:
+        raise ScenarioError(str(exc)) from None
     _unknown(path, "", raw, TOP_LEVEL)
     run = _table(path, raw, "run")
     _unknown(path, "run.", run, RUN_KEYS)
@@ -172,10 +210,14 @@ def from_dict(raw: dict, path: str = "<scenario>") -> Scenario:
             cfg_kwargs[f.name] = _number(path, f"run.{f.name}", run[f.name],
                                          RUN_KEYS[f.name], integer)
     cfg = RunConfig(**cfg_kwargs, **_coordination(path, raw))
+    _consistent(path, cfg)
 
     var = _table(path, raw, "variant")
     _unknown(path, "variant.", var, ("name", "switches"))
     name = var.get("name", "fixed")
+    if not isinstance(name, str):
+        raise ScenarioError(f"{path}: variant.name must be one of {', '.join(PRESETS)}, "
+                            f"not {name!r}")
     overrides = var.get("switches", {})
     if not isinstance(overrides, dict):
         raise ScenarioError(f"{path}: variant.switches must be a table")
@@ -212,8 +254,9 @@ def from_dict(raw: dict, path: str = "<scenario>") -> Scenario:
                            server=_server(path, raw), **_faults(path, raw))
 
     seed = raw.get("seed", 1)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ScenarioError(f"{path}: seed must be a whole number >= 0, not {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 63:
+        raise ScenarioError(f"{path}: seed must be a whole number from 0 to 2^63 - 1, "
+                            f"not {seed!r}")
     cost = _table(path, raw, "cost")
     _unknown(path, "cost.", cost, COST_KEYS)
     cost = {**COST_DEFAULTS, **{k: _number(path, f"cost.{k}", v, COST_KEYS[k], False)
@@ -258,7 +301,7 @@ def _coordination(path: str, raw: dict) -> dict:
     _unknown(path, "coordination.", co, ["scheme", *COORD_KEYS, *COORD_BOOL_KEYS])
     out: dict[str, Any] = {}
     if "scheme" in co:
-        if co["scheme"] not in COORD_SCHEMES:
+        if not isinstance(co["scheme"], str) or co["scheme"] not in COORD_SCHEMES:
             raise ScenarioError(f"{path}: coordination.scheme must be one of "
                                 f"{', '.join(COORD_SCHEMES)}, not {co['scheme']!r}")
         out["coordination"] = co["scheme"]
@@ -278,10 +321,9 @@ def _coordination(path: str, raw: dict) -> dict:
 
 def load(path: str, sets: list[str] | None = None) -> Scenario:
     try:
-        with open(path, "rb") as f:
-            raw = tomllib.load(f)
-    except FileNotFoundError:
-        raise ScenarioError(f"{path}: no such scenario file") from None
+        raw = loads_toml(read_text(path, "scenario file (TOML)"), path)
+    except UsageError as exc:
+        raise ScenarioError(str(exc)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
     return from_dict(apply_sets(raw, sets or [], path), path)
@@ -290,7 +332,9 @@ def load(path: str, sets: list[str] | None = None) -> Scenario:
 def parse_value(text: str) -> Any:
     """A --set value: TOML syntax if it parses (numbers, true, inline tables), else a string."""
     try:
-        return tomllib.loads(f"v = {text}")["v"]
+        return loads_toml(f"v = {text}", f"--set value {text[:40]!r}")["v"]
+    except UsageError as exc:
+        raise ScenarioError(str(exc)) from None
     except tomllib.TOMLDecodeError:
         return text
 
@@ -319,6 +363,9 @@ def apply_sets(raw: dict, sets: list[str], path: str) -> dict:
             raise ScenarioError(f"--set {item!r}: expected key=value, e.g. --set event_poll_s=0.5")
         key, text = item.split("=", 1)
         parts = resolve_key(key.strip())
+        if not all(parts):
+            raise ScenarioError(f"--set {item!r}: the key must be a name or a dotted path "
+                                f"like run.workers, not {key.strip()!r}")
         node = out
         for p in parts[:-1]:
             node = node.setdefault(p, {})
@@ -421,6 +468,13 @@ def docs_markdown() -> str:
     lines += scenario_scaling.docs_lines()
     from phaselab.fault_spec import docs_markdown as faults_markdown
     lines += ["", *faults_markdown()]
-    lines += ["## `seed`", "", "Top-level whole number >= 0 (default 1): the seed a run "
-              "uses when `--seed` is not given.", ""]
-    return "\n".join(lines)
+    lines += ["## `seed`", "", "Top-level whole number from 0 to 2^63 - 1 (default 1): the "
+              "seed a run uses when `--seed` is not given.", ""]
+    lines += ["## Keys that must agree", "",
+              "Checked after each key is valid on its own; the message names the keys and "
+              "their values.", ""]
+    lines += [f"- {', '.join(f'`{k}`' for k in keys)}: {allowed}."
+              for keys, _holds, allowed in CONSISTENCY]
+    lines += ["- `[latency]`: `high` >= `low`; a lognormal's `cap` >= its `median` (and "
+              "given when `sigma` is so large that median·e^(4σ) overflows).", ""]
+    return "\n".join(lines + budget.markdown())

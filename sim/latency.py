@@ -125,6 +125,8 @@ class LogNormal(Distribution):
         return self.cap
 
     def mean(self):
+        if self.sigma ** 2 / 2 > 700:  # e^x past any float: the cap is the better bound
+            return self.cap
         return min(self.cap, self.median * math.exp(self.sigma ** 2 / 2))
 
 
@@ -168,6 +170,8 @@ def parse(spec: dict, where: str) -> Distribution:
     if not isinstance(spec, dict) or "dist" not in spec:
         raise BadDistribution(f"{where}: a table with 'dist' = one of {', '.join(kinds)}")
     kind = spec["dist"]
+    if not isinstance(kind, str):
+        raise BadDistribution(f"{where}.dist: must be one of {', '.join(kinds)}, not {kind!r}")
     allowed = {"fixed": {"value"}, "uniform": {"low", "high"},
                "normal": {"mean", "sd", "low", "high"}, "lognormal": {"median", "sigma", "cap"},
                "empirical": {"samples"}}
@@ -189,12 +193,22 @@ def parse(spec: dict, where: str) -> Distribution:
         m, sd = _num(spec, "mean", where), _num(spec, "sd", where)
         lo = _num(spec, "low", where) if "low" in spec else 0.0
         hi = _num(spec, "high", where) if "high" in spec else m + 4 * sd
+        if not math.isfinite(hi):
+            raise BadDistribution(f"{where}: mean + 4 sd overflows; give a finite 'high'")
         if hi < lo:
             raise BadDistribution(f"{where}: high ({hi}) must be >= low ({lo})")
         return TruncNormal(m, sd, lo, hi)
     if kind == "lognormal":
         med, sig = _num(spec, "median", where), _num(spec, "sigma", where)
-        cap = _num(spec, "cap", where) if "cap" in spec else med * math.exp(4 * sig)
+        if "cap" in spec:
+            cap = _num(spec, "cap", where)
+        else:  # median·e^(4σ), unless that is past any float: then a cap must be given
+            cap = med * math.exp(4 * sig) if 4 * sig < 700 else math.inf
+            if not math.isfinite(cap):
+                raise BadDistribution(f"{where}: sigma {sig} makes the default cap "
+                                      f"(median·e^(4σ)) infinite; give a finite 'cap'")
+        if cap < med:
+            raise BadDistribution(f"{where}: cap ({cap}) must be >= median ({med})")
         return LogNormal(med, sig, cap)
     samples = spec.get("samples")
     if not isinstance(samples, list) or not samples:

@@ -36,7 +36,8 @@ def test_truncated_last_line_is_reported(tmp_path, capsys):
     code = cli.main(["check", str(trace), "--json"])
     out = json.loads(capsys.readouterr().out)
     assert out["truncated_line"] == text.count("\n")
-    assert code in (0, 1)
+    assert code == 3  # no run_end: the run did not happen as far as the trace shows
+    assert out["did_not_run"] and "run_end" in out["did_not_run"]
 
 
 def test_check_rejects_a_file_that_is_not_a_trace(tmp_path, capsys):

@@ -38,7 +38,7 @@ def test_explore_command_exit_codes(capsys, tmp_path):
 
 
 def test_run_replay(capsys):
-    assert main(["run", "--replay", REG, "--json"]) == 0
+    assert main(["run", "--replay", REG, "--json"]) == 3  # stopped before it started
     out = json.loads(capsys.readouterr().out)
     assert out["replay"] == f"phaselab run --replay {REG}"
     assert main(["run", "--replay", REG, "--seed", "3"]) == 2

@@ -10,7 +10,8 @@ from rich.table import Table
 
 from phaselab import calibrate as cal, scenario as scn
 from phaselab.errors import UsageError
-from phaselab.files import read_trace_arg, write_atomically
+from phaselab.files import check_output, read_trace_arg, write_atomically
+from phaselab.inputs import budget
 from sim.run import simulate
 
 NAME = "calibrate"
@@ -24,24 +25,27 @@ def add_arguments(p) -> None:
     p.add_argument("--server", choices=("auto", "on", "off"), default="auto",
                    help="model the backend as a queue (auto: when the trace is from the "
                         "embedded server)")
+    p.add_argument("--allow-large", action="store_true",
+                   help="check-simulate a run above the size limits of docs/scenarios.md")
     p.add_argument("--json", action="store_true")
 
 
 def run(args) -> int:
+    check_output(args.out, "--out", [args.trace])
     rr = read_trace_arg(args.trace)
     h = rr.records[0]
     if h.get("world") != "live":
         raise UsageError(f"{args.trace}: a {h.get('world')} trace; calibrate needs a live one "
                          f"(phaselab smoke --trace FILE)")
-    if not (h.get("live") or {}).get("run_config"):
+    if not isinstance((h.get("live") or {}).get("run_config"), dict):
         raise UsageError(f"{args.trace}: the header has no live.run_config (an older trace?); "
                          f"record a new one with phaselab smoke --trace FILE")
-    if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
-        raise UsageError(f"--out {args.out}: the folder does not exist")
     backend = (h.get("live") or {}).get("backend", "embedded")
     server = args.server == "on" or (args.server == "auto" and backend == "embedded")
     raw, notes = cal.calibrate(rr.records, server)
-    sc = scn.from_dict(raw, args.out)  # what `phaselab run` will accept, or a bug here
+    # what `phaselab run` will accept; a bad value came from the trace's live.run_config
+    sc = scn.from_dict(raw, f"{args.trace}: live.run_config")
+    budget.check_scenario(sc, args.allow_large, CHECK_SEEDS)
     comments = [f"Calibrated by phaselab calibrate from {os.path.basename(args.trace)} "
                 f"(live run {h.get('run_id')}, backend {backend}).",
                 f"Measured load: {notes['load']['rate_per_s']} statements/s over "

@@ -5,7 +5,7 @@ import json
 
 from rich.console import Console
 
-from phaselab import report
+from phaselab import outcome, report
 from phaselab.files import read_trace_arg
 from phaselab.timeline import summarize
 from protocol.checks import judge
@@ -29,6 +29,7 @@ def run(args) -> int:
         verdict = report.verdict(judge_recorded(trace, coverage))
     else:
         verdict = report.verdict(judge(trace))
+    not_run = outcome.did_not_run(trace)
     notes = []
     if rr.truncated_line is not None:
         notes.append(f"{args.trace}: line {rr.truncated_line} is truncated (a crashed run?); "
@@ -36,11 +37,11 @@ def run(args) -> int:
     if args.json:
         print(json.dumps({"trace": args.trace, "records": len(rr.records),
                           "truncated_line": rr.truncated_line,
-                          "verdict": report.json_verdict(verdict),
+                          "verdict": report.json_verdict(verdict), "did_not_run": not_run,
                           "summary": summarize(trace)}, default=str))
     else:
         h = trace.header
         report.render_run(Console(), f"phaselab check {args.trace} — {h.get('world')} run "
                           f"{h.get('run_id')}, variant {h.get('variant')}, seed {h.get('seed')}",
-                          summarize(trace), verdict, notes)
-    return 0 if verdict["ok"] else 1
+                          summarize(trace), verdict, notes, not_run)
+    return outcome.exit_code(verdict, not_run)

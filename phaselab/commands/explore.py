@@ -9,8 +9,11 @@ from rich.console import Console
 from rich.progress import Progress
 
 from phaselab import replay
-from phaselab.errors import UsageError
+from phaselab.errors import EXIT_DID_NOT_RUN, UsageError
+from phaselab.inputs import budget
+from phaselab.inputs.numbers import SEED, seconds
 from phaselab.explore import explore, replay_command
+from phaselab.files import check_output
 from phaselab.search_space import FULL_FAULTS
 
 NAME = "explore"
@@ -20,8 +23,10 @@ HELP = "randomized swarm search for property violations; exit 1 if any is found"
 def add_arguments(p) -> None:
     p.add_argument("scenario")
     p.add_argument("--variant")
-    p.add_argument("--budget", type=float, default=60.0, metavar="SECONDS")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--budget", type=seconds(0, strict=True,
+                                            maximum=budget.limit("explore_budget_s")),
+                   default=60.0, metavar="SECONDS")
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--save", metavar="DIR", help="write each finding as a replay file here")
     p.add_argument("--faults", action="store_true",
                    help="draw the fault model too (docs/scenarios.md [faults])")
@@ -38,7 +43,13 @@ def run(args) -> int:
     err = Console(stderr=True)
     from phaselab import scenario as scn
     variant = args.variant or scn.load(args.scenario).variant
-    scn.with_overrides(scn.load(args.scenario), None, variant)  # bad variant: exit 2 now
+    base = scn.with_overrides(scn.load(args.scenario), None, variant)  # bad variant: exit 2 now
+    if args.save and os.path.samefile(args.save, os.path.dirname(os.path.abspath(args.scenario))) \
+            and os.path.basename(args.scenario).startswith(f"{variant}-"):
+        raise UsageError(f"--save {args.save}: holds the scenario {args.scenario}, which a "
+                         f"finding's file ({variant}-PROPERTY.json) could overwrite; save "
+                         f"elsewhere")
+    budget.check_scenario(base, allow_large=False)
     with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("exploring", total=args.budget)
         import time
@@ -58,6 +69,7 @@ def run(args) -> int:
         saved = None
         if args.save:
             saved = os.path.join(args.save, f"{variant}-{pid}.json")
+            check_output(saved, "--save", [args.scenario])
             replay.save(saved, f.case)
         out.append({"property": pid, "examples": f.examples, "smallest_records": f.size,
                     "seed": f.seed, "sets": f.sets, "message": f.message,
@@ -70,7 +82,9 @@ def run(args) -> int:
         con = Console()
         con.print(f"[bold]phaselab explore {args.scenario} — variant {variant}, seed "
                   f"{args.seed}, {n} examples in {args.budget:g} s[/bold]")
-        if not out:
+        if n == 0:
+            con.print(f"[yellow]Nothing to judge: 0 examples ran in {args.budget:g} s[/yellow]")
+        elif not out:
             con.print("[green]No property violated.[/green]")
         for o in out:
             con.print(f"\n[red]{o['property']}[/red] in {o['examples']} of {n} examples; "
@@ -81,4 +95,6 @@ def run(args) -> int:
             con.print(f"  replay: {o['replay']}", markup=False)
             if o["replay_file"]:
                 con.print(f"  or: phaselab run --replay {o['replay_file']}", markup=False)
+    if n == 0 and not out:
+        return EXIT_DID_NOT_RUN
     return 1 if out else 0

@@ -3,7 +3,6 @@ same checkers as a simulation, with the measured latencies and load."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 
 from rich.console import Console
@@ -13,7 +12,9 @@ from rich.table import Table
 from phaselab import smoke_modes
 from phaselab import report, smoke
 from phaselab.errors import UsageError
-from phaselab.files import write_atomically
+from phaselab.files import check_output, write_atomically
+from phaselab.inputs import budget
+from phaselab.inputs.numbers import COUNT, seconds
 from phaselab.timeline import summarize
 from protocol.checks import judge
 from protocol.trace import Trace, dumps
@@ -26,11 +27,11 @@ HELP = "one live run (embedded fakesnow server or Snowflake), its timeline and v
 
 def add_arguments(p) -> None:
     p.add_argument("--backend", choices=BACKENDS, default="embedded")
-    p.add_argument("--workers", type=int, default=3)
-    p.add_argument("--connections", type=int, default=4, help="per worker")
-    p.add_argument("--warmup", type=float, default=3.0, metavar="S")
-    p.add_argument("--measure", type=float, default=5.0, metavar="S")
-    p.add_argument("--think-time", type=float, default=2.0, metavar="S",
+    p.add_argument("--workers", type=COUNT, default=3)
+    p.add_argument("--connections", type=COUNT, default=4, help="per worker")
+    p.add_argument("--warmup", type=seconds(0), default=3.0, metavar="S")
+    p.add_argument("--measure", type=seconds(0, strict=True), default=5.0, metavar="S")
+    p.add_argument("--think-time", type=seconds(0, maximum=3600), default=2.0, metavar="S",
                    help="pause between a benchmark task's queries")
     p.add_argument("--variant", default="fixed")
     p.add_argument("--mode", choices=smoke_modes.MODES, default="CONCURRENCY",
@@ -40,14 +41,18 @@ def add_arguments(p) -> None:
                    help="FIND_MAX step length / QPS evaluation period")
     p.add_argument("--target-qps", type=float, default=4.0, help="QPS mode's target")
     p.add_argument("--connection-name", help="a connections.toml entry (snowflake)")
-    p.add_argument("--statement-timeout", type=float, default=None, metavar="S",
+    p.add_argument("--statement-timeout", type=seconds(0, strict=True, maximum=3600),
+                   default=None, metavar="S",
                    help="connector timeouts (default 1 s embedded, 10 s Snowflake); the "
                         "trace declares L = 2 x this + 1 s")
-    p.add_argument("--login-timeout", type=float, default=None, metavar="S",
+    p.add_argument("--login-timeout", type=seconds(0, strict=True, maximum=3600),
+                   default=None, metavar="S",
                    help="default 10 s embedded, 60 s Snowflake (or the named connection's)")
     p.add_argument("--control-tag", default="phaselab",
                    help="QUERY_TAG of control connections (the reference uses flakebench)")
     p.add_argument("--trace", metavar="FILE", help="write the merged JSON-lines trace here")
+    p.add_argument("--allow-large", action="store_true",
+                   help="a run above the size limits for the backend (docs/scenarios.md)")
     p.add_argument("--json", action="store_true")
 
 
@@ -65,8 +70,10 @@ def _check_args(args) -> None:
             continue
         if (v <= lo) if strict else (v < lo):
             raise UsageError(f"{name} must be {'>' if strict else '>='} {lo}, not {v}")
-    if args.trace and not os.path.isdir(os.path.dirname(os.path.abspath(args.trace))):
-        raise UsageError(f"--trace {args.trace}: the folder does not exist")
+    if args.trace:
+        check_output(args.trace, "--trace")
+    budget.check_live(args.backend, args.workers, args.connections, args.warmup + args.measure,
+                      args.allow_large)
     if args.connection_name and args.backend != "snowflake":
         raise UsageError("--connection-name is for --backend snowflake")
 

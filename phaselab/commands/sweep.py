@@ -7,8 +7,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -16,9 +16,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from phaselab import plots, sweep as sw
+from phaselab import sweep as sw
 from phaselab.errors import UsageError
-from phaselab.files import write_atomically
+from phaselab.files import check_output, write_atomically, write_via_temp
+from phaselab.inputs import budget
+from phaselab.inputs.numbers import COUNT, SEED
 
 NAME = "sweep"
 HELP = "simulate every combination of settings N times; latency and load with intervals"
@@ -30,11 +32,14 @@ def add_arguments(p) -> None:
                    help="a setting and the values to sweep (repeat for a cross product)")
     p.add_argument("--case", action="append", default=[], metavar="'LABEL: K=V; K=V'",
                    help="one more combination with its own label, after the cross product")
-    p.add_argument("--reps", type=int, default=20, help="replications per combination")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes")
-    p.add_argument("--seed", type=int, help="sweep seed (default: the scenario's)")
+    p.add_argument("--reps", type=COUNT, default=20, help="replications per combination")
+    p.add_argument("--jobs", type=COUNT, default=min(os.cpu_count() or 1, 64),
+                   help="processes")
+    p.add_argument("--seed", type=SEED, help="sweep seed (default: the scenario's)")
     p.add_argument("--out", help="output folder (default out/sweep-<scenario>)")
     p.add_argument("--no-check", action="store_true", help="skip the checkers on each run")
+    p.add_argument("--allow-large", action="store_true",
+                   help="run a sweep above the size limits of docs/scenarios.md")
     p.add_argument("--json", action="store_true")
 
 
@@ -117,15 +122,18 @@ def runs_csv(combos, results) -> str:
 
 
 def _write_png(path: Path, title: str, rows: list[dict]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".phaselab-", suffix=".png")
-    os.close(fd)
-    try:
-        plots.sweep_plot(tmp, title, rows)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from phaselab import plots  # matplotlib takes seconds to import: only when plotting
+    write_via_temp(str(path), lambda tmp: plots.sweep_plot(tmp, title, rows), suffix=".png")
+
+
+def _unique_labels(combos) -> None:
+    """Two combinations with one label would be one row (and one key of sweep.json)."""
+    seen: dict[str, str] = {}
+    for c in combos:
+        if c.label in seen:
+            raise UsageError(f"--case {c.label!r}: the label is already used (by "
+                             f"{seen[c.label]}); give every --case its own label")
+        seen[c.label] = "; ".join(c.sets) or "the scenario"
 
 
 def run(args) -> int:
@@ -137,12 +145,22 @@ def run(args) -> int:
         raise UsageError("--set: give at least one setting to sweep, e.g. "
                          "--set status_poll_s=0.1,0.2 (or a --case)")
     axes = sw.parse_axes(args.set)
+    n_combos = math.prod(len(v) for _, v in axes if len(v) > 1) + len(args.case)
+    budget.check_count("--reps x settings", n_combos * args.reps, "sweep_runs", args.allow_large)
+    budget.check_count("--jobs", args.jobs, "jobs", args.allow_large)
     combos = sw.combinations(axes, args.case)
+    _unique_labels(combos)
     scenarios = sw.validate(args.scenario, combos)
+    for c in combos:
+        budget.check_scenario(scenarios[c.index], args.allow_large, len(combos) * args.reps,
+                              f"{args.scenario} ({c.label})")
     seed = args.seed if args.seed is not None else scenarios[0].seed
     out = Path(args.out or f"out/sweep-{Path(args.scenario).stem}")
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: exists and is not a folder")
+    for name in ("summary.csv", "runs.csv", "sweep.json", "sweep.png"):
+        if out.is_dir():
+            check_output(str(out / name), "--out", [args.scenario])
 
     wall0 = time.perf_counter()
     total = len(combos) * args.reps
