@@ -9,6 +9,14 @@ from phaselab.errors import UsageError
 from protocol.trace import ReadResult, TraceFormatError, read_trace
 
 
+def user_mode() -> int:
+    """The mode a plain open() would give a new file: 0666 less the umask (mkstemp's 0600
+    would make reports unreadable to the user's group)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_atomically(path: str, lines: Iterable[str]) -> None:
     """Write via a temp file in the same folder, then rename over `path`."""
     folder = os.path.dirname(os.path.abspath(path))
@@ -17,6 +25,7 @@ def write_atomically(path: str, lines: Iterable[str]) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             for line in lines:
                 f.write(line + "\n")
+        os.chmod(tmp, user_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

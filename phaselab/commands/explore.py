@@ -8,7 +8,7 @@ import sys
 from rich.console import Console
 from rich.progress import Progress
 
-from phaselab import replay
+from phaselab import catalogue, replay
 from phaselab.errors import UsageError
 from phaselab.explore import explore, replay_command
 from phaselab.search_space import FULL_FAULTS
@@ -33,8 +33,8 @@ def run(args) -> int:
         raise UsageError(f"--budget {args.budget}: must be > 0 seconds")
     if args.seed < 0:
         raise UsageError(f"--seed {args.seed}: must be a whole number >= 0")
-    if args.save and not os.path.isdir(args.save):
-        raise UsageError(f"--save {args.save}: the folder does not exist")
+    if args.save and os.path.exists(args.save) and not os.path.isdir(args.save):
+        raise UsageError(f"--save {args.save}: exists and is not a folder")
     err = Console(stderr=True)
     from phaselab import scenario as scn
     variant = args.variant or scn.load(args.scenario).variant
@@ -57,9 +57,11 @@ def run(args) -> int:
         cmd = replay_command(args.scenario, variant, f)
         saved = None
         if args.save:
+            os.makedirs(args.save, exist_ok=True)  # created like sweep --out, when needed
             saved = os.path.join(args.save, f"{variant}-{pid}.json")
             replay.save(saved, f.case)
-        out.append({"property": pid, "examples": f.examples, "smallest_records": f.size,
+        out.append({"property": pid, "meaning": catalogue.line(pid), "examples": f.examples,
+                    "smallest_records": f.size,
                     "seed": f.seed, "sets": f.sets, "message": f.message,
                     "excerpt": f.excerpt, "replay": cmd,
                     "replay_file": saved})
@@ -67,7 +69,8 @@ def run(args) -> int:
         print(json.dumps({"scenario": args.scenario, "variant": variant, "seed": args.seed,
                           "budget_s": args.budget, "examples": n, "findings": out}))
     else:
-        con = Console()
+        from phaselab.console import stdout_console
+        con = stdout_console()
         con.print(f"[bold]phaselab explore {args.scenario} — variant {variant}, seed "
                   f"{args.seed}, {n} examples in {args.budget:g} s[/bold]")
         if not out:
@@ -76,6 +79,8 @@ def run(args) -> int:
             con.print(f"\n[red]{o['property']}[/red] in {o['examples']} of {n} examples; "
                       f"smallest ({o['smallest_records']} records):")
             con.print(f"  {o['message']}", markup=False)
+            con.print(f"  ({o['property']}: {catalogue.line(o['property'])})", markup=False,
+                      style="dim")
             for line in o["excerpt"]:
                 con.print(f"    {line[:240]}", markup=False)
             con.print(f"  replay: {o['replay']}", markup=False)

@@ -5,9 +5,9 @@ import json
 import os
 import shlex
 
-from rich.console import Console
-
 from phaselab import report, scenario as scn
+from phaselab.console import stdout_console
+from phaselab.reports import run_report
 from phaselab.errors import UsageError
 from phaselab.files import write_atomically
 from phaselab.timeline import summarize
@@ -27,6 +27,7 @@ def add_arguments(p) -> None:
     p.add_argument("--variant")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--trace", metavar="FILE", help="write the JSON-lines trace here")
+    run_report.add_options(p)
     p.add_argument("--json", action="store_true")
 
 
@@ -40,6 +41,7 @@ def replay_command(sc: scn.Scenario, sets: list[str]) -> str:
 def run(args) -> int:
     if args.trace and not os.path.isdir(os.path.dirname(os.path.abspath(args.trace))):
         raise UsageError(f"--trace {args.trace}: the folder does not exist")
+    wanted = run_report.check_options(args)
     if args.replay:  # the case file holds scenario, seed and schedule: nothing to combine
         if args.scenario or args.seed is not None or args.variant or args.set:
             raise UsageError("--replay FILE takes no SCENARIO, --seed, --variant or --set")
@@ -61,15 +63,18 @@ def run(args) -> int:
     verdict = report.verdict(judge(trace))
     replay = (shlex.join(["phaselab", "run", "--replay", args.replay]) if args.replay
               else replay_command(sc, args.set))
+    title = f"phaselab run {sc.path} — variant {sc.variant}, seed {sc.seed}"
+    footer = [f"Seed {sc.seed}. Replay: {replay}",
+              f"Simulated {res.sim_time_s:.1f} s in {res.wall_s:.2f} s wall"
+              + (f"; trace in {args.trace}" if args.trace else "")]
+    extra = run_report.finish(args, trace, title, summary, verdict, wanted, sc.cost, footer)
     if args.json:
         print(json.dumps({"scenario": sc.path, "seed": sc.seed, "variant": sc.variant,
                           "summary": summary, "verdict": report.json_verdict(verdict),
                           "replay": replay, "trace": args.trace,
+                          "thresholds": extra["thresholds"], "plot": args.plot,
+                          "html": args.html,
                           "sim_time_s": res.sim_time_s, "wall_s": res.wall_s}, default=str))
     else:
-        report.render_run(Console(), f"phaselab run {sc.path} — variant {sc.variant}, "
-                          f"seed {sc.seed}", summary, verdict,
-                          [f"Seed {sc.seed}. Replay: {replay}",
-                           f"Simulated {res.sim_time_s:.1f} s in {res.wall_s:.2f} s wall"
-                           + (f"; trace in {args.trace}" if args.trace else "")])
-    return 0 if verdict["ok"] else 1
+        report.render_run(stdout_console(), title, summary, verdict, footer + extra["lines"])
+    return extra["exit"](0 if verdict["ok"] else 1)
