@@ -10,7 +10,7 @@ PIPE_WIDTH = 200
 def stdout_console():
     from rich.console import Console
     con = Console()
-    if not con.is_terminal and "COLUMNS" not in os.environ:
+    if not con.is_terminal and not os.environ.get("COLUMNS"):
         con = Console(width=PIPE_WIDTH)
     return con
 

@@ -40,12 +40,12 @@ def _mark_violated(ax, pts: list[tuple[float, float]]) -> None:
 
 
 def latency_cost(rows: list[dict], ax_: layout.Axes, title: str):
-    """Detection p95 (y) against cost per run (x, log); the frontier joined per series."""
-    fig = _figure(8.0, 5.2)
-    ax = fig.add_subplot()
+    """Detection p95 (y) against cost per run (x), one panel per series value (the worker
+    count: its runs may be shorter, so costs compare within a panel), the frontier joined."""
     series = layout.ordered_series(rows, ax_)
-    bad = []
-    for color, s in zip(_colors(len(series)), series):
+    fig = _figure(max(6.0, 3.6 * len(series)), 4.8)
+    panels = fig.subplots(1, len(series), sharey=True, squeeze=False)[0]
+    for ax, color, s in zip(panels, _colors(len(series)), series):
         group = [r for r in rows if layout.series_of(r, ax_) == s]
         pts = [(r, r["cost_usd_per_run"]["mean"], r["detection_ms"]["p95"]) for r in group]
         pts = [p for p in pts if p[1] is not None and p[2] is not None]
@@ -53,28 +53,34 @@ def latency_cost(rows: list[dict], ax_: layout.Axes, title: str):
             sel = [p for p in pts if (layout.x_of(p[0], ax_) is None) == scheme]
             if sel:
                 ax.plot([p[1] for p in sel], [p[2] for p in sel], marker, color=color,
-                        markersize=10 if scheme else 6, linestyle="none",
+                        markersize=11 if scheme else 6, linestyle="none",
                         gid=f"points:{s}:{'scheme' if scheme else 'interval'}")
-        for r, x, y in pts:
-            ax.annotate(layout.short(r, ax_), (x, y), textcoords="offset points",
-                        xytext=(5, 4), fontsize=7, color=color)
-            if r["violations"]:
-                bad.append((x, y))
         front = fr.frontier(group)
         if front:
             ax.plot([r["cost_usd_per_run"]["mean"] for r in front],
-                    [r["detection_ms"]["p95"] for r in front], "-", color=color, alpha=0.8,
-                    label=f"{layout.series_label(ax_, s)}: frontier", gid=f"frontier:{s}")
-    _mark_violated(ax, bad)
-    ax.set_xscale("log")
-    ax.set_xlabel("control-plane cost per run, USD (log scale; [cost] table)")
-    ax.set_ylabel("detection latency p95, ms")
-    ax.plot([], [], "o", color="gray", label="poll interval (label: seconds)")
-    ax.plot([], [], "*", color="gray", markersize=10, label="other scheme")
-    ax.legend(fontsize=7, loc="upper right")
-    ax.grid(True, which="both", alpha=0.25)
-    ax.set_title(title + "\nlower left is better; the line joins the settings nothing beats",
-                 fontsize=9)
+                    [r["detection_ms"]["p95"] for r in front], "-", color=color, alpha=0.7,
+                    gid=f"frontier:{s}", label="frontier")
+        on = {id(r) for r in front}
+        for r, x, y in pts:
+            ax.annotate(layout.short(r, ax_), (x, y), textcoords="offset points",
+                        xytext=(5, 4), fontsize=8, color=color,
+                        fontweight="bold" if id(r) in on else "normal")
+        _mark_violated(ax, [(x, y) for r, x, y in pts if r["violations"]])
+        ax.set_title(layout.series_label(ax_, s), fontsize=9)
+        ax.set_xlabel("cost per run, USD")
+        ax.grid(True, alpha=0.25)
+        ax.margins(x=0.25, y=0.08)
+        ax.ticklabel_format(axis="x", style="plain", useOffset=False)
+    panels[0].set_ylabel("detection latency p95, ms")
+    handles = [panels[0].plot([], [], "o", color="gray", label="poll interval, s")[0],
+               panels[0].plot([], [], "*", color="gray", markersize=11,
+                              label="other scheme")[0],
+               panels[0].plot([], [], "-", color="gray", label="frontier (bold labels)")[0]]
+    if any(r["violations"] for r in rows):
+        handles.append(panels[0].plot([], [], **{**VIOLATED, "gid": None})[0])
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8)
+    fig.suptitle(title + "\nlatency against control-plane cost ([cost] table): lower left "
+                 "is better; costs compare within a panel", fontsize=9)
     return fig
 
 
@@ -167,10 +173,16 @@ def barrier_load(rows: list[dict], ax_: layout.Axes, title: str):
             color, style, label = "black", "*--", n
         ax.plot([p[0] for p in pts], [p[1] for p in pts], style, color=color, label=label,
                 markersize=9 if "*" in style else 5, gid=f"barrier:{n}")
+        ax.annotate(f"{pts[-1][1]:,.0f}/s", (pts[-1][0], pts[-1][1]), textcoords="offset points",
+                    xytext=(6, 3 if "*" in style else -7), fontsize=7, color=color)
         bad += [(p[0], p[1]) for p in pts if p[2]["violations"]]
     _mark_violated(ax, bad)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    sizes = sorted({r["workers"] for r in rows if r.get("workers")})
+    if sizes:
+        ax.set_xticks(sizes, [f"{w:,}" for w in sizes])
+        ax.set_xlim(sizes[0] / 1.5, sizes[-1] * 2.2)  # room for the labels at the right
     ax.set_xlabel("workers waiting at the start barrier (log scale)")
     ax.set_ylabel("control statements per second, all workers waiting (log)")
     ax.grid(True, which="both", alpha=0.25)

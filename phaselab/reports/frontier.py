@@ -59,10 +59,14 @@ def sentence(rows: list[dict], front: list[dict], ax: layout.Axes, series: str) 
     (c0, l0), (c1, l1) = _point(cheap), _point(fast)
     b0 = cheap["barrier_load_per_s"]["mean"]
     b1 = fast["barrier_load_per_s"]["mean"]
+    beaten = [layout.short(r, ax) for r in group if not r["violations"]
+              and r not in front and _point(r) is not None]
+    also = (f"; {', '.join(beaten)} {'is' if len(beaten) == 1 else 'are'} both slower and "
+            f"dearer than a setting on it" if beaten else "")
     return (f"{where} the frontier is {names}: going from {layout.short(cheap, ax)} to "
             f"{layout.short(fast, ax)} cuts detection p95 from {l0:,.0f} to {l1:,.0f} ms and "
-            f"raises the barrier load from {_rate(b0)} to {_rate(b1)} statements/s and the "
-            f"cost from {_usd(c0)} to {_usd(c1)} per run{tail}.")
+            f"takes the barrier load from {_rate(b0)} to {_rate(b1)} statements/s and the "
+            f"cost from {_usd(c0)} to {_usd(c1)} per run{also}{tail}.")
 
 
 def sentences(rows: list[dict], ax: layout.Axes) -> list[dict]:
