@@ -189,3 +189,20 @@ def test_docs_write_regenerates_the_files(tmp_path, monkeypatch, capsys):
     for name in ("scenarios.md", "state-machine.md", "properties.md"):
         assert (tmp_path / name).read_text() == (ROOT / "docs" / name).read_text(), name
     assert cli.main(["docs", "all"]) == 2
+
+
+def test_smoke_takes_plot_html_and_threshold_and_checks_them_first(tmp_path, capsys):
+    """Before any server starts: a bad threshold or a missing folder is bad input."""
+    assert cli.main(["smoke", "--threshold", "nope"]) == 2
+    assert "--threshold 'nope'" in capsys.readouterr().err
+    assert cli.main(["smoke", "--plot", str(tmp_path / "no" / "x.png")]) == 2
+    assert "--plot" in capsys.readouterr().err
+
+
+def test_live_status_line_carries_status_and_phase_from_their_own_writes():
+    from real_backend.live import _last_status
+    recs = [{"kind": "status_write", "matched": True, "after": {"status": "RUNNING",
+                                                                "phase": "WARMUP"}},
+            {"kind": "status_write", "matched": True, "after": {"phase": "MEASUREMENT"}}]
+    assert _last_status(recs) == "RUNNING/MEASUREMENT"
+    assert _last_status([]) == "—"
