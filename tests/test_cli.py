@@ -206,3 +206,18 @@ def test_live_status_line_carries_status_and_phase_from_their_own_writes():
             {"kind": "status_write", "matched": True, "after": {"phase": "MEASUREMENT"}}]
     assert _last_status(recs) == "RUNNING/MEASUREMENT"
     assert _last_status([]) == "—"
+
+
+def test_explore_save_creates_its_folder_and_explains_what_it_found(tmp_path, capsys):
+    from phaselab import catalogue
+    save = tmp_path / "new" / "found"
+    code = cli.main(["explore", BASELINE, "--variant", "reference", "--budget", "3",
+                     "--seed", "1", "--save", str(save), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1 and out["findings"]
+    assert save.is_dir() and len(list(save.iterdir())) == len(out["findings"])
+    for f in out["findings"]:
+        assert f["meaning"] == catalogue.line(f["property"])
+    (tmp_path / "file").write_text("x")
+    assert cli.main(["explore", BASELINE, "--save", str(tmp_path / "file")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
