@@ -55,7 +55,8 @@ def html_blocks(summary: dict, verdict: dict, figures: dict, plot: str | None,
     if verdict["ok"]:
         blocks.append(("answer", "Verdict: no property violated"))
     else:
-        blocks.append(("answer", f"Verdict: {len(verdict['violated'])} properties violated"))
+        n = len(verdict["violated"])
+        blocks.append(("answer", f"Verdict: {n} propert{'y' if n == 1 else 'ies'} violated"))
         blocks.append(("table", ["property", "what it means", "count", "first"],
                        [[g["property"], catalogue.line(g["property"]), g["count"], g["first"]]
                         for g in verdict["violated"]]))
