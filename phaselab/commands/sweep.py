@@ -83,7 +83,7 @@ LATENCY_HEAD = ("setting", "detect p50 [95% CI]", "detect p95 [95% CI]", "p99", 
                 "1st query p50", "p95", "skew p50", "all tagged p50", "mistagged")
 LOAD_HEAD = ("setting", "workers", "reps", "barrier stmt/s (all waiting)",
              "per waiting worker", "steady stmt/s", "whole run stmt/s", "$ per run",
-             "$ per run-hour", "violations")
+             "$ per run-hour", "CPU s per run", "violations")
 
 
 def latency_rows(rows: list[dict]) -> list[list[str]]:
@@ -105,7 +105,7 @@ def load_rows(rows: list[dict]) -> list[list[str]]:
                     _fmt(r["barrier_load_per_worker_per_s"]["mean"], 2),
                     _fmt(r["steady_load_per_s"]["mean"], 1), _fmt(r["load_per_s"]["mean"], 1),
                     _usd(r["cost_usd_per_run"]["mean"]), _usd(r["cost_usd_per_hour"]["mean"]),
-                    _viol(r)])
+                    f"{r.get('cpu_s', 0.0) / max(1, r['reps']):,.2f}", _viol(r)])
     return out
 
 

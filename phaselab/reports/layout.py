@@ -59,7 +59,10 @@ def short(row: dict, ax: Axes) -> str:
 def series_label(ax: Axes, value: str) -> str:
     if not ax.series:
         return "all runs"
-    return f"{value} workers" if ax.series == "workers" else f"{ax.series}={value}"
+    if ax.series == "workers":
+        n = _num(value)
+        return f"{n:,.0f} workers" if n is not None and n == int(n) else f"{value} workers"
+    return f"{ax.series}={value}"
 
 
 def ordered_series(rows: list[dict], ax: Axes) -> list[str]:
