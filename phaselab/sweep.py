@@ -265,7 +265,11 @@ def aggregate(combo: Combination, runs: list[dict], seed: int) -> dict:
     out["runs_with_violations"] = sum(bool(r["violations"]) for r in runs)
     out["judged"] = all(r["violations"] is not None for r in runs)
     out["workers"] = max((r.get("workers") or 0 for r in runs), default=0)
-    out["wall_s"] = float(sum(r.get("wall_s") or 0.0 for r in runs))
-    out["sim_wall_s"] = float(sum(r.get("sim_wall_s") or 0.0 for r in runs))
-    out["cpu_s"] = float(sum(r.get("cpu_s") or 0.0 for r in runs))
     return out
+
+
+def timing(runs: list[dict]) -> dict:
+    """What a combination's runs took (kept apart from its statistics, which must not
+    depend on the machine or on --jobs): wall seconds simulating, wall seconds in all, CPU
+    seconds, summed over its runs."""
+    return {k: float(sum(r.get(k) or 0.0 for r in runs)) for k in ("sim_wall_s", "wall_s", "cpu_s")}

@@ -76,7 +76,7 @@ def test_same_seed_same_numbers_whatever_jobs(tmp_path, capsys):
     assert code1 == code2 == 0
     assert j1["rows"] == j2["rows"]
     assert (out1 / "summary.csv").read_text() == (out2 / "summary.csv").read_text()
-    for f in ("summary.csv", "runs.csv", "sweep.json", "sweep.png"):
+    for f in ("summary.csv", "runs.csv", "sweep.json", "latency_cost.png", "report.html"):
         assert (out2 / f).stat().st_size > 0
     fast, slow = j1["rows"]
     assert fast["label"] == "0.05" and slow["label"] == "1.0"

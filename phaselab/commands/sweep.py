@@ -96,29 +96,29 @@ def latency_rows(rows: list[dict]) -> list[list[str]]:
     return out
 
 
-def load_rows(rows: list[dict]) -> list[list[str]]:
+def load_rows(rows: list[dict], timing: list[dict]) -> list[list[str]]:
     out = []
-    for r in rows:
+    for r, tm in zip(rows, timing):
         b = r["barrier_load_per_s"]
         out.append([r["label"], str(r["workers"]), str(r["reps"]),
                     _ci(b, "p50") if b["p50"] is not None else "—",
                     _fmt(r["barrier_load_per_worker_per_s"]["mean"], 2),
                     _fmt(r["steady_load_per_s"]["mean"], 1), _fmt(r["load_per_s"]["mean"], 1),
                     _usd(r["cost_usd_per_run"]["mean"]), _usd(r["cost_usd_per_hour"]["mean"]),
-                    f"{r.get('cpu_s', 0.0) / max(1, r['reps']):,.2f}", _viol(r)])
+                    f"{tm['cpu_s'] / max(1, r['reps']):,.2f}", _viol(r)])
     return out
 
 
-def timing_rows(rows: list[dict], ax) -> list[list[str]]:
-    """Per series value (worker count): runs, simulation wall time, per run."""
+def timing_rows(rows: list[dict], timing: list[dict], ax) -> list[list[str]]:
+    """Per series value (worker count): runs, simulation wall time, CPU time, per run."""
     from phaselab.reports import layout
     out = []
     for s in layout.ordered_series(rows, ax):
-        group = [r for r in rows if layout.series_of(r, ax) == s]
-        n = sum(r["reps"] for r in group)
-        sim = sum(r["sim_wall_s"] for r in group)
-        tot = sum(r["wall_s"] for r in group)
-        cpu = sum(r.get("cpu_s", 0.0) for r in group)
+        group = [(r, tm) for r, tm in zip(rows, timing) if layout.series_of(r, ax) == s]
+        n = sum(r["reps"] for r, _ in group)
+        sim = sum(tm["sim_wall_s"] for _, tm in group)
+        tot = sum(tm["wall_s"] for _, tm in group)
+        cpu = sum(tm["cpu_s"] for _, tm in group)
         out.append([layout.series_label(ax, s), str(n), f"{sim:,.1f}", f"{tot:,.1f}",
                     f"{cpu:,.1f}", f"{cpu / n:,.2f}" if n else "—"])
     return out
@@ -146,7 +146,7 @@ def gap_note(rows: list[dict], ax) -> str | None:
 
 
 def render(console, title: str, rows: list[dict], answers: list[dict], footer: list[str],
-           timing: list[list[str]], checks: list[str]) -> None:
+           timing: list[list[str]], checks: list[str], run_times: list[dict]) -> None:
     from rich.table import Table
     from rich.text import Text
     console.print(Text(title, style="bold"))
@@ -154,7 +154,8 @@ def render(console, title: str, rows: list[dict], answers: list[dict], footer: l
         console.print(Text("▶ " + a["sentence"], style="bold cyan"))
     for head, body, name in ((LATENCY_HEAD, latency_rows(rows), "Latency, ms after the "
                               "orchestrator's write"),
-                             (LOAD_HEAD, load_rows(rows), "Control-plane load and cost"),
+                             (LOAD_HEAD, load_rows(rows, run_times),
+                              "Control-plane load and cost"),
                              (TIMING_HEAD, timing, "Simulation time")):
         t = Table(title=name, title_justify="left")
         for col in head:
@@ -210,6 +211,7 @@ def runs_csv(combos, results) -> str:
 
 def html_blocks(doc: dict, answers: list[dict], charts: dict, notes: list[str],
                 timing: list[list[str]], checks: list[str]) -> list[tuple]:
+    run_times = doc["timing"]
     rows = doc["rows"]
     blocks: list[tuple] = [("h2", "The answer")]
     blocks += [("answer", a["sentence"]) for a in answers]
@@ -219,7 +221,7 @@ def html_blocks(doc: dict, answers: list[dict], charts: dict, notes: list[str],
                ("h2", "Latency, ms after the orchestrator's write"),
                ("table", list(LATENCY_HEAD), latency_rows(rows)),
                ("h2", "Control-plane load and cost"),
-               ("table", list(LOAD_HEAD), load_rows(rows)),
+               ("table", list(LOAD_HEAD), load_rows(rows, run_times)),
                ("h2", "Simulation time"), ("table", list(TIMING_HEAD), timing)]
     if checks:
         blocks += [("h2", "Thresholds")] + [("p", c) for c in checks]
@@ -270,12 +272,13 @@ def run(args) -> int:
         results = sw.run_jobs(args.scenario, combos, args.reps, seed, args.jobs,
                               not args.no_check, progress, args.variant)
     rows = [sw.aggregate(c, results[c.index], seed) for c in combos]
+    run_times = [sw.timing(results[c.index]) for c in combos]
     wall = time.perf_counter() - wall0
 
     from phaselab.reports import charts, frontier, html, layout
     ax = layout.infer(rows, [k for k, _ in per])
     answers = frontier.sentences(rows, ax)
-    timing = timing_rows(rows, ax)
+    timing = timing_rows(rows, run_times, ax)
     results_th = th.evaluate(checks_wanted, [(r["label"], r) for r in rows])
     checks = th.lines(results_th)
 
@@ -307,7 +310,7 @@ def run(args) -> int:
     doc = {"scenario": args.scenario, "seed": seed, "reps": args.reps, "jobs": args.jobs,
            "variant": args.variant, "fixed_settings": fixed, "per": [k for k, _ in per],
            "at": args.at, "axes": {"x": ax.x, "series": ax.series}, "answers": answers,
-           "thresholds": results_th, "rows": rows, "wall_s": wall,
+           "thresholds": results_th, "rows": rows, "timing": run_times, "wall_s": wall,
            "runs": {c.label: results[c.index] for c in combos},
            "files": {k: str(v) for k, v in files.items()}}
     made = charts.write_all(str(out), rows, ax, title)
@@ -324,5 +327,6 @@ def run(args) -> int:
         render(stdout_console(), title, rows, answers, notes + [
             f"{total} runs in {wall:.1f} s wall with {args.jobs} process(es).",
             f"Report: {html_path}; charts: {', '.join(made.values())}; tables: "
-            f"{files['summary_csv']}, {files['runs_csv']}, {files['json']}"], timing, checks)
+            f"{files['summary_csv']}, {files['runs_csv']}, {files['json']}"], timing, checks,
+            run_times)
     return th.exit_code(1 if bad else 0, results_th)
