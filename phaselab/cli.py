@@ -54,6 +54,8 @@ COMMON_HELP = {
     "reps": "replications per case",
     "jobs": "processes",
     "login_timeout": "seconds to wait for a connection's login",
+    "map": "statement map (default: the one in upstream/maps/ for the checkout's commit)",
+    "timeout": "the run step's limit; then it is stopped and cleaned up",
 }
 
 # An example per command whose module does not give one.
@@ -65,6 +67,8 @@ EXAMPLES = {
     "smoke": "phaselab smoke --workers 3 --measure 5 --threshold 'detection_ms.p95<2000'",
     "calibrate": "phaselab calibrate smoke.jsonl --out scenarios/calibrated.toml",
     "seed-validation": "phaselab seed-validation --out docs/seed-validation.md",
+    "upstream": "phaselab upstream ../flakebench --workers 2 --trace out/upstream.jsonl",
+    "conform": "phaselab conform --upstream-trace out/upstream.jsonl --seeds 20 --plot out/conform.png",
 }
 
 
