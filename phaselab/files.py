@@ -10,7 +10,7 @@ from phaselab.errors import UsageError
 from phaselab.inputs.trace_records import TraceFile, load_trace
 
 
-def _umask_mode() -> int:
+def user_mode() -> int:
     """0o666 less the process umask: what open() would give a new file. mkstemp makes 0600
     files; a result others may read should not stay private by accident."""
     mask = os.umask(0)
@@ -29,7 +29,7 @@ def write_via_temp(path: str, write: Callable[[str], None], suffix: str = ".tmp"
         try:
             mode = os.stat(path).st_mode & 0o7777
         except OSError:
-            mode = _umask_mode()
+            mode = user_mode()
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:

@@ -7,7 +7,13 @@
   started a query tagged for measurement, and how many queries started meanwhile with the
   warmup tag;
 - control-plane load: control-table statements per second over the run (invoke to run end),
-  by kind, per worker and in total, and their busy time, which the cost model prices.
+  by kind, per worker and in total, and their busy time, which the cost model prices (per
+  run hour and per run);
+- barrier load: what the workers' wait loops cost while they wait for RUNNING, per worker
+  and for all workers waiting at once (see `barrier_rate`), and the steady-state load
+  (control statements per second during measurement), which the wait loop does not touch;
+- the READY gap: from the last worker's READY to the RUNNING write. When the wait-loop
+  interval is as long as this gap, detection latency depends on start-up timing too.
 
 Times are in milliseconds; a figure the run never reached is None.
 """
@@ -41,7 +47,10 @@ def run_metrics(trace: Trace, cost: dict | None = None) -> dict:
     out: dict = {"detection_ms": [], "start_ms": [], "skew_ms": None, "tag_ms": None,
                  "mistagged": None, "load_per_s": None, "load_per_worker_per_s": None,
                  "load_by_kind_per_s": {}, "busy_s_per_s": None, "cost_usd_per_hour": None,
-                 "wait_load_per_worker_per_s": None}
+                 "wait_load_per_worker_per_s": None, "barrier_load_per_worker_per_s": None,
+                 "barrier_load_per_s": None, "steady_load_per_s": None,
+                 "cost_usd_per_run": None, "ready_gap_ms": None, "span_s": None,
+                 "workers": len(trace.workers())}
     running = trace.first_write(status="RUNNING")
     t_run = running["t"] if running else None
     if t_run is not None:
@@ -50,6 +59,10 @@ def run_metrics(trace: Trace, cost: dict | None = None) -> dict:
             if m.get("name") == "wait_returned" and m.get("worker") not in waits:
                 waits[m["worker"]] = m["t"]
         out["detection_ms"] = [round((t - t_run) * 1000.0, 3) for _, t in sorted(waits.items())]
+        readies = [m["t"] for m in trace.of("marker") if m.get("name") == "ready"
+                   and m["t"] <= t_run + TOL]
+        if readies:
+            out["ready_gap_ms"] = round((t_run - max(readies)) * 1000.0, 3)
 
     t_meas = trace.measurement_write()
     t_m = t_meas["t"] if t_meas else None
@@ -99,6 +112,12 @@ def run_metrics(trace: Trace, cost: dict | None = None) -> dict:
             if t0 is not None:
                 busy += r["t"] - t0
         out["wait_load_per_worker_per_s"] = _wait_load(trace)
+        per_worker = barrier_rate(trace)
+        out["barrier_load_per_worker_per_s"] = per_worker
+        if per_worker is not None:
+            out["barrier_load_per_s"] = per_worker * len(trace.workers())
+        out["steady_load_per_s"] = _steady_load(trace, t_m)
+        out["span_s"] = span
         total = sum(counts.values())
         workers = len(trace.workers()) or 1
         out["load_per_s"] = total / span
@@ -107,6 +126,7 @@ def run_metrics(trace: Trace, cost: dict | None = None) -> dict:
         out["busy_s_per_s"] = busy / span
         if cost:
             out["cost_usd_per_hour"] = cost_per_hour(busy / span, cost)
+            out["cost_usd_per_run"] = cost_per_hour(busy / span, cost) * span / 3600.0
     return out
 
 
@@ -127,6 +147,65 @@ def _wait_load(trace: Trace) -> float | None:
         if s is not None and s[0] <= r["t"] < s[1] and r.get("op") in _CONTROL:
             n += 1
     return n / sum(b - a for a, b in spans.values())
+
+
+def _completions(trace: Trace) -> dict:
+    """op id -> when it completed (ok, fail or info)."""
+    return {r.get("id"): r["t"] for r in trace.of("ok", "fail", "info")}
+
+
+def barrier_rate(trace: Trace) -> float | None:
+    """Control statements per second one worker issues while it waits for RUNNING, in the
+    wait loop's steady state, pooled over workers: None when no worker waited past one pass.
+
+    The first pass after READY always reads the status, fetches events and heartbeats, which
+    inflates a short wait's rate; so each worker's window starts when that pass ends (its
+    first heartbeat completed). It ends when the last statement before the exit completed:
+    the window then holds whole cycles of (pause, statements), and the read that saw RUNNING,
+    which begins the next cycle, is left out."""
+    marks: dict[str, dict[str, float]] = {}
+    for m in trace.of("marker"):
+        if m.get("name") in ("ready", "wait_returned"):
+            marks.setdefault(m.get("worker"), {}).setdefault(m["name"], m["t"])
+    done = _completions(trace)
+    mine: dict[str, list] = {}
+    for r in trace.of("invoke"):
+        w = marks.get(r.get("actor"))
+        if w and r.get("op") in _CONTROL and "wait_returned" in w and "ready" in w \
+                and w["ready"] - TOL <= r["t"] <= w["wait_returned"] + TOL:
+            mine.setdefault(r["actor"], []).append(r)
+    count, span = 0, 0.0
+    for worker, invokes in mine.items():
+        hb = next((i for i, r in enumerate(invokes) if r["op"] == "merge_heartbeat"), None)
+        if hb is None or invokes[hb].get("id") not in done:
+            continue
+        start = done[invokes[hb]["id"]]
+        steady = [r for r in invokes[hb + 1:] if r["t"] >= start - TOL]
+        last = steady[-1] if steady else None
+        if last is not None and last["op"] == "read_run_status" and \
+                abs(done.get(last.get("id"), -1.0) - marks[worker]["wait_returned"]) < 1e-3:
+            steady = steady[:-1]  # the read that saw RUNNING opens a cycle it does not finish
+        if not steady or steady[-1].get("id") not in done:
+            continue
+        end = done[steady[-1]["id"]]
+        if end > start:
+            count += len(steady)
+            span += end - start
+    return count / span if span > 0 else None
+
+
+def _steady_load(trace: Trace, t_meas: float | None) -> float | None:
+    """Control statements per second (all actors) from the MEASUREMENT write to the next
+    change of STATUS or PHASE: the load while the benchmark runs."""
+    if t_meas is None:
+        return None
+    t_end = next((r["t"] for r in trace.matched_status_writes()
+                  if r["t"] > t_meas + TOL and r["before"] != r["after"]), None)
+    if t_end is None or t_end <= t_meas:
+        return None
+    n = sum(1 for r in trace.of("invoke") if r.get("op") in _CONTROL
+            and t_meas - TOL <= r["t"] < t_end)
+    return n / (t_end - t_meas)
 
 
 def cost_per_hour(busy_s_per_s: float, cost: dict) -> float:

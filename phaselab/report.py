@@ -31,9 +31,10 @@ def verdict(judgements) -> dict:
 
 
 def json_verdict(verdict: dict) -> dict:
+    from phaselab.catalogue import line
     return {"ok": verdict["ok"], "passed": verdict["passed"],
-            "violated": [{k: g[k] for k in ("property", "count", "first", "records")}
-                         for g in verdict["violated"]],
+            "violated": [{**{k: g[k] for k in ("property", "count", "first", "records")},
+                          "meaning": line(g["property"])} for g in verdict["violated"]],
             "not_judged": verdict["not_judged"]}
 
 
@@ -90,8 +91,10 @@ def render_run(console: Console, title: str, summary: dict, verdict_: dict,
             console.print(f"[yellow]Note: {escape(not_run)}[/yellow]")
         console.print(f"[red]Verdict: {len(verdict_['violated'])} propert"
                       f"{'y' if len(verdict_['violated']) == 1 else 'ies'} violated[/red]")
+        from phaselab.catalogue import line
         for g in verdict_["violated"]:
             console.print(f"  [red]{g['property']}[/red] ×{g['count']}: {escape(g['first'])}")
+            console.print(f"    [dim]{g['property']}: {escape(line(g['property']))}[/dim]")
     if verdict_["not_judged"]:
         console.print(f"[yellow]Not judged ({len(verdict_['not_judged'])}): the trace lacks "
                       f"the data[/yellow]")

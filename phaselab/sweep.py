@@ -8,6 +8,7 @@ order they finished.
 from __future__ import annotations
 
 import itertools
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 import multiprocessing
@@ -31,6 +32,11 @@ FIGURES = {
     "load_per_worker_per_s": "load_per_worker_per_s",
     "wait_load_per_worker_per_s": "wait_load_per_worker_per_s",
     "cost_usd_per_hour": "cost_usd_per_hour",
+    "barrier_load_per_s": "barrier_load_per_s",
+    "barrier_load_per_worker_per_s": "barrier_load_per_worker_per_s",
+    "steady_load_per_s": "steady_load_per_s",
+    "cost_usd_per_run": "cost_usd_per_run",
+    "ready_gap_ms": "ready_gap_ms",
 }
 
 
@@ -40,6 +46,7 @@ class Combination:
     label: str
     sets: tuple[str, ...]  # key=value, applied to the scenario in this order
     values: dict = field(default_factory=dict)  # swept key -> value text
+    reps: int | None = None  # replications, when an --at rule sets them (else the sweep's)
 
 
 def split_values(text: str) -> list[str]:
@@ -63,17 +70,17 @@ def split_values(text: str) -> list[str]:
     return out
 
 
-def parse_axes(sets: list[str]) -> list[tuple[str, list[str]]]:
+def parse_axes(sets: list[str], flag: str = "--set") -> list[tuple[str, list[str]]]:
     """--set key=v1,v2 arguments as (key, values); errors name the argument."""
     axes = []
     for item in sets:
         if "=" not in item:
-            raise UsageError(f"--set {item!r}: expected key=v1,v2,..., e.g. "
-                             f"--set status_poll_s=0.1,0.2")
+            raise UsageError(f"{flag} {item!r}: expected key=v1,v2,..., e.g. "
+                             f"{flag} status_poll_s=0.1,0.2")
         key, text = item.split("=", 1)
         values = split_values(text)
         if not key.strip() or any(v == "" for v in values):
-            raise UsageError(f"--set {item!r}: a key and non-empty values are needed")
+            raise UsageError(f"{flag} {item!r}: a key and non-empty values are needed")
         axes.append((key.strip(), values))
     return axes
 
@@ -90,30 +97,85 @@ def parse_case(item: str) -> tuple[str, list[str]]:
     return label.strip(), sets
 
 
-def combinations(axes: list[tuple[str, list[str]]], cases: list[str]) -> list[Combination]:
-    """The cross product of the axes (the first varies slowest), then each --case."""
+def combinations(axes: list[tuple[str, list[str]]], cases: list[str],
+                 per: list[tuple[str, list[str]]] = (), at: list = ()) -> list[Combination]:
+    """The cross product of the axes (the first varies slowest), then each --case; all of it
+    once per combination of the --per axes (a second setting every setting is compared at,
+    e.g. the worker count); then each --at rule adds its settings to the matching ones."""
     swept = [(k, vs) for k, vs in axes if len(vs) > 1]
     fixed = [f"{k}={vs[0]}" for k, vs in axes if len(vs) == 1]
-    out = []
+    inner = []
     for values in itertools.product(*(vs for _, vs in swept)):
         pairs = [(k, v) for (k, _), v in zip(swept, values)]
         label = (pairs[0][1] if len(pairs) == 1
                  else ", ".join(f"{k}={v}" for k, v in pairs) or "scenario")
-        out.append(Combination(len(out), label, tuple(fixed + [f"{k}={v}" for k, v in pairs]),
-                               dict(pairs)))
+        inner.append((label, fixed + [f"{k}={v}" for k, v in pairs], dict(pairs)))
     for item in cases:
         label, sets = parse_case(item)
-        out.append(Combination(len(out), label, tuple(fixed + sets), {"case": label}))
+        inner.append((label, fixed + sets, {"case": label}))
+    out: list[Combination] = []
+    for outer in itertools.product(*(vs for _, vs in per)):
+        opairs = [(k, v) for (k, _), v in zip(per, outer)]
+        for label, sets, values in inner:
+            full = label + "".join(f", {k}={v}" for k, v in opairs)
+            vals = {**values, **dict(opairs)}
+            extra, reps = [], None
+            for cond, rule_sets, rule_reps in at:
+                if all(_same(vals.get(k), v) for k, v in cond.items()):
+                    extra += rule_sets
+                    reps = rule_reps if rule_reps is not None else reps
+            out.append(Combination(len(out), full, tuple(sets + [f"{k}={v}" for k, v in opairs]
+                                                         + extra), vals, reps))
     return out
 
 
-def validate(path: str, combos: list[Combination]) -> dict[int, scn.Scenario]:
+def _same(a: str | None, b: str) -> bool:
+    """Setting values are text; 1000 and 1000.0 are the same number."""
+    if a is None:
+        return False
+    try:
+        return float(a) == float(b)
+    except ValueError:
+        return a.strip() == b.strip()
+
+
+def parse_at(item: str) -> tuple[dict, list[str], int | None]:
+    """--at 'key=value[, key=value]: reps=N; key=value; ...' -> (condition, sets, reps)."""
+    example = "e.g. --at 'workers=1000: reps=3; duration_s=5'"
+    if ":" not in item:
+        raise UsageError(f"--at {item!r}: expected 'key=value: setting=value[; ...]', {example}")
+    head, rest = item.split(":", 1)
+    cond = {}
+    for part in head.split(","):
+        if "=" not in part or not part.split("=", 1)[0].strip():
+            raise UsageError(f"--at {item!r}: the condition {head.strip()!r} must be "
+                             f"key=value[, key=value], {example}")
+        k, v = part.split("=", 1)
+        cond[k.strip()] = v.strip()
+    sets, reps = [], None
+    for part in (p.strip() for p in rest.split(";") if p.strip()):
+        if "=" not in part:
+            raise UsageError(f"--at {item!r}: {part!r} is not key=value, {example}")
+        k, v = (x.strip() for x in part.split("=", 1))
+        if k == "reps":
+            if not v.isdigit() or int(v) < 1:
+                raise UsageError(f"--at {item!r}: reps must be a whole number >= 1, not {v!r}")
+            reps = int(v)
+        else:
+            sets.append(f"{k}={v}")
+    if not sets and reps is None:
+        raise UsageError(f"--at {item!r}: give reps=N or settings after the colon, {example}")
+    return cond, sets, reps
+
+
+def validate(path: str, combos: list[Combination],
+             variant: str | None = None) -> dict[int, scn.Scenario]:
     """Load every combination's scenario before anything runs (exit 2 on the first bad one)."""
     base = scn.load(path)
     out = {}
     for c in combos:
         try:
-            out[c.index] = scn.with_overrides(base, None, None, list(c.sets))
+            out[c.index] = scn.with_overrides(base, None, variant, list(c.sets))
         except scn.ScenarioError as exc:
             raise UsageError(f"{c.label}: {exc}") from None
     return out
@@ -129,17 +191,21 @@ _CACHE: dict = {}
 
 def run_one(job: tuple) -> tuple[int, int, dict]:
     """One replication (runs in a pool process): simulate, measure, check."""
-    path, sets, combo, rep, seed, do_check = job
-    key = (path, sets)
+    path, sets, combo, rep, seed, do_check, variant = job
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    key = (path, sets, variant)
     if key not in _CACHE:
-        _CACHE[key] = scn.with_overrides(scn.load(path), None, None, list(sets))
+        _CACHE[key] = scn.with_overrides(scn.load(path), None, variant, list(sets))
     sc = _CACHE[key]
     res = simulate(sc.cfg, sc.switches, sc.sim, seed=seed, variant=sc.variant, scenario=sc.raw)
     trace = Trace(res.records)
     m = metrics.run_metrics(trace, sc.cost)
     m["seed"] = seed
     m["violations"] = sorted({v.property_id for v in check(trace)}) if do_check else None
-    m["wall_s"] = res.wall_s
+    m["sim_wall_s"] = res.wall_s  # the simulation alone
+    m["wall_s"] = time.perf_counter() - t0  # with loading, metrics and the checkers
+    m["cpu_s"] = time.process_time() - cpu0  # the same in CPU time: what a busy machine
+    # does not inflate
     return combo, rep, m
 
 
@@ -164,12 +230,23 @@ def map_jobs(fn, todo: list, jobs: int, progress=None) -> list:
 
 
 def run_jobs(path: str, combos: list[Combination], reps: int, seed: int, jobs: int,
-             do_check: bool, progress=None) -> dict[int, list[dict]]:
+             do_check: bool, progress=None, variant: str | None = None) -> dict[int, list[dict]]:
     """Every replication of every combination; results in (combination, rep) order."""
-    todo = [(path, c.sets, c.index, r, rep_seed(seed, c.index, r), do_check)
-            for c in combos for r in range(reps)]
-    results = {(c, r): m for c, r, m in map_jobs(run_one, todo, jobs, progress)}
-    return {c.index: [results[(c.index, r)] for r in range(reps)] for c in combos}
+    todo = [(path, c.sets, c.index, r, rep_seed(seed, c.index, r), do_check, variant)
+            for c in combos for r in range(c.reps or reps)]
+    # the biggest runs first, so that a pool does not end waiting on one of them
+    order = sorted(range(len(todo)), key=lambda i: -_size(combos[todo[i][2]]))
+    done = map_jobs(run_one, [todo[i] for i in order], jobs, progress)
+    results = {(c, r): m for c, r, m in done}
+    return {c.index: [results[(c.index, r)] for r in range(c.reps or reps)] for c in combos}
+
+
+def _size(c: Combination) -> float:
+    """How big a combination's runs are (its worker count, when it sets one)."""
+    try:
+        return float(c.values.get("workers", 0))
+    except ValueError:
+        return 0.0
 
 
 def aggregate(combo: Combination, runs: list[dict], seed: int) -> dict:
@@ -186,4 +263,13 @@ def aggregate(combo: Combination, runs: list[dict], seed: int) -> dict:
     viol = sorted({v for r in runs for v in (r["violations"] or [])})
     out["violations"] = viol
     out["runs_with_violations"] = sum(bool(r["violations"]) for r in runs)
+    out["judged"] = all(r["violations"] is not None for r in runs)
+    out["workers"] = max((r.get("workers") or 0 for r in runs), default=0)
     return out
+
+
+def timing(runs: list[dict]) -> dict:
+    """What a combination's runs took (kept apart from its statistics, which must not
+    depend on the machine or on --jobs): wall seconds simulating, wall seconds in all, CPU
+    seconds, summed over its runs."""
+    return {k: float(sum(r.get(k) or 0.0 for r in runs)) for k in ("sim_wall_s", "wall_s", "cpu_s")}

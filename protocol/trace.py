@@ -136,8 +136,10 @@ class Trace:
 
     def workers(self) -> list[str]:
         ids = list(self.param("worker_ids", []))
+        known = set(ids)  # a set: a 1,000-worker trace has thousands of proc records
         for r in self.of("proc"):
-            if r["worker"] not in ids:
+            if r["worker"] not in known:
+                known.add(r["worker"])
                 ids.append(r["worker"])
         return ids
 

@@ -356,11 +356,19 @@ def _drive(cfg, sw, variant, settings, scenario, spec, sql, run_dir, res, admin,
 
 
 def _last_status(records: list[dict]) -> str:
+    """STATUS/PHASE as last written: a write's `after` holds only the columns it set, so
+    each one comes from the latest write that set it (not None/MEASUREMENT)."""
+    status = phase = None
     for r in reversed(records):
         if r.get("kind") == "status_write" and r.get("matched") and r.get("after"):
             a = r["after"]
-            return f"{a.get('status')}/{a.get('phase') or '∅'}"
-    return "—"
+            status = status or a.get("status")
+            phase = phase or a.get("phase")
+            if status and phase:
+                break
+    if status is None and phase is None:
+        return "—"
+    return f"{status or '?'}/{phase or '∅'}"
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

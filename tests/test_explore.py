@@ -28,7 +28,8 @@ def test_explore_finds_reference_bugs_with_replayable_commands(capsys, tmp_path)
 def test_explore_command_exit_codes(capsys, tmp_path):
     assert main(["explore", BASELINE, "--budget", "0"]) == 2
     assert main(["explore", BASELINE, "--variant", "nope", "--budget", "1"]) == 2
-    assert main(["explore", BASELINE, "--save", str(tmp_path / "missing"), "--budget", "1"]) == 2
+    (tmp_path / "a-file").write_text("x")  # a missing --save folder is created; a file is not one
+    assert main(["explore", BASELINE, "--save", str(tmp_path / "a-file"), "--budget", "1"]) == 2
     capsys.readouterr()
     assert main(["explore", BASELINE, "--variant", "epoch-before-tag", "--budget", "3",
                  "--save", str(tmp_path), "--json"]) == 1

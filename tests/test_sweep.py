@@ -76,7 +76,7 @@ def test_same_seed_same_numbers_whatever_jobs(tmp_path, capsys):
     assert code1 == code2 == 0
     assert j1["rows"] == j2["rows"]
     assert (out1 / "summary.csv").read_text() == (out2 / "summary.csv").read_text()
-    for f in ("summary.csv", "runs.csv", "sweep.json", "sweep.png"):
+    for f in ("summary.csv", "runs.csv", "sweep.json", "latency_cost.png", "report.html"):
         assert (out2 / f).stat().st_size > 0
     fast, slow = j1["rows"]
     assert fast["label"] == "0.05" and slow["label"] == "1.0"
@@ -159,3 +159,77 @@ def test_seed_validation_doc_is_what_the_command_prints(capsys, monkeypatch):
     body = lambda s: s.split("\n", 3)[3].strip()  # noqa: E731  (the command line differs)
     assert body(text) == body(committed), \
         "docs/seed-validation.md is stale: run `phaselab seed-validation --out docs/seed-validation.md`"
+
+
+# --- --per, --at and what the comparison writes -------------------------------------------
+
+def test_per_repeats_every_setting_and_case_and_at_changes_the_matching_ones():
+    from phaselab import sweep as sw
+    combos = sw.combinations(sw.parse_axes(["status_poll_s=0.1,1.0"]), ["push: scheme=push"],
+                             sw.parse_axes(["workers=2,30"], "--per"),
+                             [sw.parse_at("workers=30: reps=2; duration_s=3")])
+    assert [c.label for c in combos] == ["0.1, workers=2", "1.0, workers=2", "push, workers=2",
+                                         "0.1, workers=30", "1.0, workers=30", "push, workers=30"]
+    assert [c.reps for c in combos] == [None] * 3 + [2] * 3
+    assert combos[4].sets == ("status_poll_s=1.0", "workers=30", "duration_s=3")
+    assert combos[5].values == {"case": "push", "workers": "30"}
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("workers=30", "expected 'key=value: setting=value"),
+    ("workers: reps=2", "must be key=value"),
+    ("workers=30: reps=0", "reps must be a whole number >= 1"),
+    ("workers=30: nonsense", "'nonsense' is not key=value"),
+    ("workers=30:", "give reps=N or settings")])
+def test_bad_at_rules_name_what_is_allowed(text, needle):
+    from phaselab import sweep as sw
+    with pytest.raises(sw.UsageError, match=needle):
+        sw.parse_at(text)
+
+
+def test_comparison_writes_answer_charts_report_and_fails_a_threshold(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    code = cli.main(["sweep", BASELINE, "--set", "status_poll_s=0.05,1.0", "--case",
+                     "push: scheme=push", "--set", "bulk_queries=true", "--set", "duration_s=3",
+                     "--per", "workers=2,6", "--at", "workers=6: reps=1", "--reps", "2",
+                     "--jobs", "1", "--seed", "5", "--out", str(out), "--variant", "fixed",
+                     "--threshold", "detection_ms.p95<1", "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 99  # clean runs, failed threshold
+    assert [a["series"] for a in doc["answers"]] == ["2", "6"]
+    assert all(a["sentence"].startswith(f"At {a['series']} workers") for a in doc["answers"])
+    assert doc["axes"] == {"x": "status_poll_s", "series": "workers"}
+    assert [r["reps"] for r in doc["rows"]] == [2, 2, 2, 1, 1, 1]
+    assert [r["workers"] for r in doc["rows"]] == [2, 2, 2, 6, 6, 6]
+    for r in doc["rows"]:
+        assert r["barrier_load_per_s"]["mean"] > 0 and r["cost_usd_per_run"]["mean"] > 0
+    fast, slow = doc["rows"][3], doc["rows"][4]
+    assert fast["barrier_load_per_s"]["mean"] > 2 * slow["barrier_load_per_s"]["mean"]
+    assert not any(t["ok"] for t in doc["thresholds"])
+    for f in ("report.html", "latency_cost.png", "latency_interval.png", "barrier_load.png",
+              "sweep.json", "summary.csv", "runs.csv"):
+        assert (out / f).stat().st_size > 0, f
+    page = (out / "report.html").read_text()
+    assert doc["answers"][0]["sentence"].split(":")[0] in page
+    assert page.count("data:image/png;base64,") == 3
+
+
+def test_main_job_compares_at_4_100_and_1000_workers():
+    """tasks.py's main job: the interval sweep and push, at the three sizes, with the big
+    runs shortened by --at (their settings are stated in the report)."""
+    import importlib.util
+    from simhelp import ROOT
+    spec = importlib.util.spec_from_file_location("tasks", ROOT / "tasks.py")
+    tasks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tasks)
+    job = tasks.MAIN_JOB
+    assert job[job.index("--per") + 1] == "workers=4,100,1000"
+    ats = [job[i + 1] for i, a in enumerate(job) if a == "--at"]
+    assert any(a.startswith("workers=1000:") for a in ats)
+    from phaselab import sweep as sw
+    combos = sw.combinations(sw.parse_axes([job[i + 1] for i, a in enumerate(job) if a == "--set"]),
+                             [job[job.index("--case") + 1]],
+                             sw.parse_axes(["workers=4,100,1000"], "--per"),
+                             [sw.parse_at(a) for a in ats])
+    sw.validate(str(ROOT / job[2]), combos)  # every combination is a valid scenario
+    assert len(combos) == 18

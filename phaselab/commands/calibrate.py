@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 
-from rich.console import Console
+from phaselab.console import stdout_console
 from rich.markup import escape
 from rich.table import Table
 
@@ -66,7 +66,7 @@ def run(args) -> int:
                           "load": notes["load"], "kinds": notes["kinds"],
                           "startup": comp, "worst_factor": worst, "seeds": CHECK_SEEDS}))
         return 0
-    out = Console()
+    out = stdout_console()
     out.print(f"[bold]phaselab calibrate {escape(args.trace)}[/bold] -> {escape(args.out)}")
     for c in comments[1:]:
         out.print(c, markup=False)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from rich.console import Console
+from phaselab.console import stdout_console
 
 from phaselab import outcome, report
 from phaselab.files import read_trace_arg
@@ -41,7 +41,7 @@ def run(args) -> int:
                           "summary": summarize(trace)}, default=str))
     else:
         h = trace.header
-        report.render_run(Console(), f"phaselab check {args.trace} — {h.get('world')} run "
+        report.render_run(stdout_console(), f"phaselab check {args.trace} — {h.get('world')} run "
                           f"{h.get('run_id')}, variant {h.get('variant')}, seed {h.get('seed')}",
                           summarize(trace), verdict, notes, not_run)
     return outcome.exit_code(verdict, not_run)

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from phaselab import controller_plots, controller_sweep as cs, sweep as sw
+from phaselab import controller_sweep as cs, sweep as sw
 from phaselab.errors import UsageError
 from phaselab.files import write_atomically
 
@@ -103,7 +103,7 @@ def run(args) -> int:
     fd, tmp = tempfile.mkstemp(dir=out, prefix=".phaselab-", suffix=".png")
     os.close(fd)
     try:
-        controller_plots.controller_plot(tmp, title, rows, runs)
+        _plots().controller_plot(tmp, title, rows, runs)
         os.replace(tmp, files["png"])
     except BaseException:
         os.path.exists(tmp) and os.unlink(tmp)
@@ -116,3 +116,9 @@ def run(args) -> int:
         print(f"{len(combos) * args.reps} runs in {wall:.1f} s with {args.jobs} process(es). "
               f"Plot: {files['png']}; data: {files['json']}")
     return 1 if any(r["violations"] for r in rows) else 0
+
+
+def _plots():
+    """matplotlib takes seconds to import: only when a plot is drawn, not for --help."""
+    from phaselab import controller_plots
+    return controller_plots

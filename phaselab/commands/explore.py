@@ -8,7 +8,7 @@ import sys
 from rich.console import Console
 from rich.progress import Progress
 
-from phaselab import replay
+from phaselab import catalogue, replay
 from phaselab.errors import EXIT_DID_NOT_RUN, UsageError
 from phaselab.inputs import budget
 from phaselab.inputs.numbers import SEED, seconds
@@ -38,13 +38,14 @@ def run(args) -> int:
         raise UsageError(f"--budget {args.budget}: must be > 0 seconds")
     if args.seed < 0:
         raise UsageError(f"--seed {args.seed}: must be a whole number >= 0")
-    if args.save and not os.path.isdir(args.save):
-        raise UsageError(f"--save {args.save}: the folder does not exist")
+    if args.save and os.path.exists(args.save) and not os.path.isdir(args.save):
+        raise UsageError(f"--save {args.save}: exists and is not a folder")
     err = Console(stderr=True)
     from phaselab import scenario as scn
     variant = args.variant or scn.load(args.scenario).variant
     base = scn.with_overrides(scn.load(args.scenario), None, variant)  # bad variant: exit 2 now
-    if args.save and os.path.samefile(args.save, os.path.dirname(os.path.abspath(args.scenario))) \
+    if args.save and os.path.isdir(args.save) \
+            and os.path.samefile(args.save, os.path.dirname(os.path.abspath(args.scenario))) \
             and os.path.basename(args.scenario).startswith(f"{variant}-"):
         raise UsageError(f"--save {args.save}: holds the scenario {args.scenario}, which a "
                          f"finding's file ({variant}-PROPERTY.json) could overwrite; save "
@@ -68,10 +69,12 @@ def run(args) -> int:
         cmd = replay_command(args.scenario, variant, f)
         saved = None
         if args.save:
+            os.makedirs(args.save, exist_ok=True)  # created like sweep --out, when needed
             saved = os.path.join(args.save, f"{variant}-{pid}.json")
             check_output(saved, "--save", [args.scenario])
             replay.save(saved, f.case)
-        out.append({"property": pid, "examples": f.examples, "smallest_records": f.size,
+        out.append({"property": pid, "meaning": catalogue.line(pid), "examples": f.examples,
+                    "smallest_records": f.size,
                     "seed": f.seed, "sets": f.sets, "message": f.message,
                     "excerpt": f.excerpt, "replay": cmd,
                     "replay_file": saved})
@@ -79,7 +82,8 @@ def run(args) -> int:
         print(json.dumps({"scenario": args.scenario, "variant": variant, "seed": args.seed,
                           "budget_s": args.budget, "examples": n, "findings": out}))
     else:
-        con = Console()
+        from phaselab.console import stdout_console
+        con = stdout_console()
         con.print(f"[bold]phaselab explore {args.scenario} — variant {variant}, seed "
                   f"{args.seed}, {n} examples in {args.budget:g} s[/bold]")
         if n == 0:
@@ -90,6 +94,8 @@ def run(args) -> int:
             con.print(f"\n[red]{o['property']}[/red] in {o['examples']} of {n} examples; "
                       f"smallest ({o['smallest_records']} records):")
             con.print(f"  {o['message']}", markup=False)
+            con.print(f"  ({o['property']}: {catalogue.line(o['property'])})", markup=False,
+                      style="dim")
             for line in o["excerpt"]:
                 con.print(f"    {line[:240]}", markup=False)
             con.print(f"  replay: {o['replay']}", markup=False)

@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 import shlex
 
-from rich.console import Console
-
 from phaselab import outcome, report, scenario as scn
+from phaselab.console import stdout_console
+from phaselab.reports import run_report
 from phaselab.errors import UsageError
 from phaselab.files import check_output, write_atomically
 from phaselab.inputs import budget
@@ -30,6 +30,7 @@ def add_arguments(p) -> None:
     p.add_argument("--trace", metavar="FILE", help="write the JSON-lines trace here")
     p.add_argument("--allow-large", action="store_true",
                    help="run a scenario above the size limits of docs/scenarios.md")
+    run_report.add_options(p)
     p.add_argument("--json", action="store_true")
 
 
@@ -43,6 +44,7 @@ def replay_command(sc: scn.Scenario, sets: list[str]) -> str:
 def run(args) -> int:
     if args.trace:
         check_output(args.trace, "--trace", [args.scenario, args.replay])
+    wanted = run_report.check_options(args)
     if args.replay:  # the case file holds scenario, seed and schedule: nothing to combine
         if args.scenario or args.seed is not None or args.variant or args.set:
             raise UsageError("--replay FILE takes no SCENARIO, --seed, --variant or --set")
@@ -68,15 +70,19 @@ def run(args) -> int:
     not_run = outcome.did_not_run(trace)
     replay = (shlex.join(["phaselab", "run", "--replay", args.replay]) if args.replay
               else replay_command(sc, args.set))
+    title = f"phaselab run {sc.path} — variant {sc.variant}, seed {sc.seed}"
+    footer = [f"Seed {sc.seed}. Replay: {replay}",
+              f"Simulated {res.sim_time_s:.1f} s in {res.wall_s:.2f} s wall"
+              + (f"; trace in {args.trace}" if args.trace else "")]
+    extra = run_report.finish(args, trace, title, summary, verdict, wanted, sc.cost, footer)
     if args.json:
         print(json.dumps({"scenario": sc.path, "seed": sc.seed, "variant": sc.variant,
                           "summary": summary, "verdict": report.json_verdict(verdict),
                           "did_not_run": not_run, "replay": replay, "trace": args.trace,
+                          "thresholds": extra["thresholds"], "plot": args.plot,
+                          "html": args.html,
                           "sim_time_s": res.sim_time_s, "wall_s": res.wall_s}, default=str))
     else:
-        report.render_run(Console(), f"phaselab run {sc.path} — variant {sc.variant}, "
-                          f"seed {sc.seed}", summary, verdict,
-                          [f"Seed {sc.seed}. Replay: {replay}",
-                           f"Simulated {res.sim_time_s:.1f} s in {res.wall_s:.2f} s wall"
-                           + (f"; trace in {args.trace}" if args.trace else "")], not_run)
-    return outcome.exit_code(verdict, not_run)
+        report.render_run(stdout_console(), title, summary, verdict, footer + extra["lines"],
+                          not_run)
+    return extra["exit"](outcome.exit_code(verdict, not_run))

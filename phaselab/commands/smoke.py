@@ -11,6 +11,7 @@ from rich.table import Table
 
 from phaselab import smoke_modes
 from phaselab import report, smoke
+from phaselab.reports import run_report
 from phaselab.errors import UsageError
 from phaselab.files import check_output, write_atomically
 from phaselab.inputs import budget
@@ -53,6 +54,7 @@ def add_arguments(p) -> None:
     p.add_argument("--trace", metavar="FILE", help="write the merged JSON-lines trace here")
     p.add_argument("--allow-large", action="store_true",
                    help="a run above the size limits for the backend (docs/scenarios.md)")
+    run_report.add_options(p)
     p.add_argument("--json", action="store_true")
 
 
@@ -142,6 +144,7 @@ class _StopSignals:
 
 def run(args) -> int:
     _check_args(args)
+    wanted = run_report.check_options(args)
     try:
         sw = variant(args.variant)
     except UnknownVariant as exc:
@@ -184,8 +187,12 @@ def run(args) -> int:
                         f"{res.reason}" + (f" ({res.error})" if res.error else ""))
     if not res.schema_dropped:
         problems.append(f"schema {res.schema} may not have been dropped")
+    title = (f"phaselab smoke — {args.backend} backend, run {res.run_id}, variant "
+             f"{args.variant}, {args.workers} workers x {args.connections} connections")
+    extra = run_report.finish(args, trace, title, summary, verdict, wanted)
     if args.json:
         print(json.dumps({
+            "thresholds": extra["thresholds"], "plot": args.plot, "html": args.html,
             "backend": args.backend, "run_id": res.run_id, "schema": res.schema,
             "variant": args.variant, "status": res.status, "phase": res.phase,
             "reason": res.reason, "error": res.error, "completed": completed,
@@ -199,7 +206,8 @@ def run(args) -> int:
             "deaths": died,
             "problems": problems}, default=str))
     else:
-        out = Console()
+        from phaselab.console import stdout_console
+        out = stdout_console()
         report.render_run(out, f"phaselab smoke — {args.backend} backend, run {res.run_id}, "
                           f"variant {args.variant}, {args.workers} workers x "
                           f"{args.connections} connections", summary, verdict, [])
@@ -215,9 +223,11 @@ def run(args) -> int:
         out.print(f"Wall {res.wall_s:.1f} s (set-up {res.setup_s:.1f} s); schema {res.schema} "
                   f"{res.schema_fate}"
                   + (f"; trace in {args.trace}" if args.trace else ""), markup=False)
+        for line in extra["lines"]:
+            out.print(line, markup=False)
     if res.reason == "interrupted":
         return 130
-    return 0 if verdict["ok"] and completed else 1
+    return extra["exit"](0 if verdict["ok"] and completed else 1)
 
 
 def _render_deaths(out: Console, died: list[dict]) -> None:

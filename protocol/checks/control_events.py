@@ -244,18 +244,29 @@ def _state_at(states: list[dict], field: str, t: float):
     return v
 
 
-def _stopped_by(trace: Trace, k: str, t: float) -> bool:
+def _first_stops(trace: Trace) -> dict[str, float]:
+    """worker -> when it first stopped: an applied STOP, its exit, or a final heartbeat of its
+    own (one pass over the trace, not one per worker and event)."""
+    out: dict[str, float] = {}
+
+    def note(k, t):
+        if k not in out or t < out[k]:
+            out[k] = t
     for r in trace.of("event_seen"):
-        if r.get("worker") == k and r.get("type") == STOP and r.get("outcome") == "applied" \
-                and r["t"] <= t + TOL:
-            return True
+        if r.get("type") == STOP and r.get("outcome") == "applied":
+            note(r.get("worker"), r["t"])
     for r in trace.of("proc"):
-        if r.get("worker") == k and r.get("action") == "exit" and r["t"] <= t + TOL:
-            return True
+        if r.get("action") == "exit":
+            note(r.get("worker"), r["t"])
     for h in trace.of("heartbeat"):
-        if h.get("worker") == k and hb_writer(h) == "worker" and h.get("status") in HB_FINAL \
-                and h["t"] <= t + TOL:
-            return True
+        if hb_writer(h) == "worker" and h.get("status") in HB_FINAL:
+            note(h.get("worker"), h["t"])
+    return out
+
+
+def _stopped_by(trace: Trace, first_stops: dict[str, float], k: str, t: float) -> bool:
+    if first_stops.get(k, float("inf")) <= t + TOL:
+        return True
     return bool(trace.statuses_at(t) & TERMINAL)
 
 
@@ -295,21 +306,27 @@ def ev_converge(trace: Trace) -> Iterator[Violation]:
     bound, end = sum(p), trace.end_t()
     states = trace.by_worker("worker_state")
     tw = [w for w in trace.status_chain() if w["certain"] and cols(w).get("WORKER_TARGETS") is not None]
+    first_stops = _first_stops(trace)
+    phase_writes = [w for w in trace.status_chain() if w["certain"]
+                    and w["after"]["phase"] != w["before"]["phase"]]
+    entries: dict = {}  # worker -> first main_loop marker, in one pass
+    for r in trace.of("marker"):
+        if r.get("name") == "main_loop":
+            entries.setdefault(r.get("worker"), r["t"])
     for k in trace.workers():
-        t_k = trace.main_loop_entry(k)
+        t_k = entries.get(k)
         if t_k is None:
             continue
         mine = [e for e in emits if concerns(e, k)]
         for e in mine:
             field = "phase" if e["type"] == SET_PHASE else "target"
             dl = max(e["t"], t_k) + bound
-            if dl > end or _stopped_by(trace, k, dl):
+            if dl > end or _stopped_by(trace, first_stops, k, dl):
                 continue
             ok = {_value(x) for x in mine if x["type"] == e["type"] and e["t"] <= x["t"] <= dl + TOL}
             if field == "phase":  # the 5 s reconcile may adopt a PHASE written before its
                 # SET_PHASE is visible (the event's insert lags the write by two statements)
-                ok |= {w["after"]["phase"] for w in trace.status_chain() if w["certain"]
-                       and e["t"] <= w["t"] <= dl + TOL and w["after"]["phase"] != w["before"]["phase"]}
+                ok |= {w["after"]["phase"] for w in phase_writes if e["t"] <= w["t"] <= dl + TOL}
             else:  # likewise a WORKER_TARGETS entry written before its event (§9.3)
                 ok |= {_targets_entry(w, k) for w in tw if e["t"] <= w["t"] <= dl + TOL
                        and _targets_entry(w, k) is not None}
@@ -328,7 +345,7 @@ def ev_converge(trace: Trace) -> Iterator[Violation]:
             q = dl + float((e.get("payload") or {}).get("ramp_seconds") or 0)
             newer = [x for x in mine if x["type"] == SET_WORKER_TARGET and e["t"] < x["t"] <= q + TOL]
             changes = [w for w in tw if e["t"] < w["t"] <= q + TOL and _targets_entry(w, k) is not None]
-            if newer or changes or q > end or _stopped_by(trace, k, q):
+            if newer or changes or q > end or _stopped_by(trace, first_stops, k, q):
                 continue
             want = _value(e)
             have = _state_at(states.get(k, []), "target", q)

@@ -73,6 +73,10 @@ def hb_ready_means_ready(trace: Trace) -> Iterator[Violation]:
     queries = queries_by_worker(trace)
     states = trace.by_worker("worker_state")
     ok_ids = {r.get("id"): r["t"] for r in trace.of("ok")}  # op id -> when it succeeded
+    setups: dict = {}  # worker -> its setup invokes, gathered once (1,000-worker traces)
+    for inv in trace.of("invoke"):
+        if inv.get("op") == "setup":
+            setups.setdefault(inv.get("actor"), []).append(inv)
     for k, hbs in trace.by_worker("heartbeat").items():
         ready = next((h for h in _own(hbs) if h.get("status") == HB_READY), None)
         if ready is None:
@@ -85,10 +89,9 @@ def hb_ready_means_ready(trace: Trace) -> Iterator[Violation]:
         if need is not None and (conns or queries) and len(before) < need:
             yield Violation("HB-READY-MEANS-READY", f"{k} wrote READY at t={ft(ready['t'])} with "
                             f"{len(before)} open connections, its initial number is {need:g}", (ready,))
-        for inv in trace.of("invoke"):
+        for inv in setups.get(k, []):
             # a setup still running or not yet begun at READY is as bad as a failed one
-            if inv.get("op") == "setup" and inv.get("actor") == k \
-                    and ok_ids.get(inv.get("id"), float("inf")) > ready["t"] + TOL:
+            if ok_ids.get(inv.get("id"), float("inf")) > ready["t"] + TOL:
                 yield Violation("HB-READY-MEANS-READY", f"{k} wrote READY at t={ft(ready['t'])} but its "
                                 f"setup (op {inv.get('id')}, t={ft(inv['t'])}) had not succeeded", (inv, ready))
         change = next((s["t"] for s in st if s.get("source") not in ("startup", "wait", "main_entry")
@@ -263,9 +266,14 @@ def live_worker_exit(trace: Trace) -> Iterator[Violation]:
     stops = [e["t"] for e in trace.of("event_emit") if e.get("type") == STOP]
     term = [w["t"] for w in trace.status_chain() if w["certain"] and w["after"]["status"] in TERMINAL]
     hbs = trace.by_worker("heartbeat")
-    workers = list(trace.workers()) + [k for k in hbs if k not in trace.workers()]
+    known = trace.workers()
+    known_set = set(known)
+    workers = known + [k for k in hbs if k not in known_set]
+    first: dict = {}  # (worker, action) -> first proc record, in one pass (1,000 workers)
+    for r in trace.of("proc"):
+        first.setdefault((r.get("worker"), r.get("action")), r)
     for k in workers:
-        sp, ex = _spawn(trace, k), _exit(trace, k)
+        sp, ex = first.get((k, "spawn")), first.get((k, "exit"))
         if sp is None and k not in hbs:
             continue  # never started
         own_dead = [h["t"] for h in _own(hbs.get(k, [])) if h.get("status") == HB_DEAD]
