@@ -68,7 +68,7 @@ def header(cfg: RunConfig, sw: Switches, variant: str, settings: SimSettings, se
                + lat.of("setup").upper())
     # bounds hold for the slowest event poll the coordination scheme may take
     worst = replace(cfg, event_poll_s=worst_period(cfg, cfg.event_poll_s))
-    params = bounds(worst, L, Q, hook_s, spawn_s)
+    params = bounds(worst, L, Q, hook_s, spawn_s, worst_period(cfg, cfg.status_poll_s))
     params["test_id_prefix"] = run_id
     switches = as_dict(sw)
     if settings.faults is None:  # a fault-free header stays as it was before issue 9
