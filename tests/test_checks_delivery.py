@@ -136,7 +136,7 @@ def test_wait_loop_moves_the_cursor_over_set_phase():
     b = clean_run().seen(5.7, "worker-0", 2, "SET_PHASE", outcome="ignored", loop="wait")
     assert_violation(violations(b, "EV-CURSOR-HANDLED"), "EV-CURSOR-HANDLED",
                      "worker-0's cursor reached 2", "wait loop", "SET_PHASE seq 2",
-                     "'ignored'")
+                     "its record marks it 'ignored'")
 
 
 def test_cursor_runs_ahead_of_the_batch():

@@ -137,12 +137,12 @@ def ev_cursor_handled(trace: Trace) -> Iterator[Violation]:
         raise NotJudged("the trace has no event_seen notes")
     for k, recs in seen.items():
         done: set[int] = set()  # indices into emits of the rows k has handled so far
-        last: dict = {}  # seq -> k's latest record of it (for the message)
+        last: dict = {}  # (seq, type) -> k's latest record of it (for the message)
         stop_at, reported = float("inf"), set()
         for r in recs:
             s_r = r.get("seq")
             if r.get("outcome") != "skipped_cursor":
-                last[s_r] = r
+                last[(s_r, r.get("type"))] = r
                 done.update(i for i, e in enumerate(emits) if e.get("seq") == s_r
                             and r.get("type") in (None, e.get("type"))
                             and _acceptable(r.get("outcome"), e, k))
@@ -154,8 +154,8 @@ def ev_cursor_handled(trace: Trace) -> Iterator[Violation]:
                             or s in reported):
                         continue
                     reported.add(s)
-                    prior = last.get(s)
-                    how = (f"its only record marks it {prior.get('outcome')!r} "
+                    prior = last.get((s, e.get("type"))) or last.get((s, None))
+                    how = (f"its record marks it {prior.get('outcome')!r} "
                            f"({prior.get('loop')} loop)" if prior else "it had no record of it")
                     yield Violation("EV-CURSOR-HANDLED",
                                     f"{k}'s cursor reached {c} at t={ft(r['t'])} ({r.get('loop')} "
