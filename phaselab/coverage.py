@@ -34,6 +34,9 @@ NO_FAULTS = "needs an injected fault (a failed statement or a dead worker); the 
 NOT_MODELLED_CONTROLLERS = "FIND_MAX/QPS controllers (SET_WORKER_TARGET, T7/T8) are not " \
     "modelled by the simulation"
 RECOVERY = "T13 is the recovery edge after an API restart, which is not modelled"
+STATEMENT_OPS = ("read_run_status", "write_run_status", "alloc_seq", "insert_event",
+                 "fetch_events", "merge_heartbeat", "mark_heartbeats", "count_heartbeats",
+                 "write_test_result", "enrich", "setup", "connect", "alter_tag")
 
 
 def _status_edges(trace: Trace):
@@ -50,20 +53,35 @@ def _races(trace: Trace):
     for r in trace.of("stop_request"):
         yield ("interleaving", "user stop while", "/".join(sorted(
             str(s) for s in trace.statuses_at(r["t"]))))
-    for r in trace.of("worker_state"):
-        if r.get("phase") and r.get("source") != "startup":
-            yield ("interleaving", f"{r['phase']} reached a worker by", r.get("source"))
     for e in trace.of("event_emit"):
         if e.get("type") == ev.STOP:
             yield ("interleaving", "STOP reason", (e.get("payload") or {}).get("reason"))
-    for r in trace.of("event_seen"):
-        if r.get("type") == ev.STOP and r.get("loop") == "wait" and r.get("outcome") == "applied":
-            yield ("interleaving", "a waiting worker left by", "STOP event")
+    for k in trace.workers():
+        yield from _wait_exit(trace, k)
     for r in trace.of("marker"):
         if r.get("name") == "ready":
             start = trace.first_write(status=ph.RUNNING)
             if start is not None and r["t"] > start["t"]:
                 yield ("interleaving", "a worker became READY", "after RUNNING")
+
+
+def _wait_exit(trace: Trace, k: str):
+    """How worker k left its wait loop: RUNNING, a STOP event or a terminal STATUS."""
+    mine = [r for r in trace.records if r.get("worker") == k or r.get("actor") == k]
+    if not any(r["kind"] == "marker" and r.get("name") == "ready" for r in mine):
+        return
+    for r in mine:
+        if r["kind"] == "marker" and r.get("name") == "wait_returned":
+            yield ("interleaving", "a waiting worker left on", "RUNNING")
+            return
+        if (r["kind"] == "event_seen" and r.get("loop") == "wait" and r.get("type") == ev.STOP
+                and r.get("outcome") == "applied"):
+            yield ("interleaving", "a waiting worker left on", "a STOP event")
+            return
+        if r["kind"] == "heartbeat" and r.get("writer", "worker") == "worker" \
+                and r.get("status") in ph.HB_FINAL:
+            yield ("interleaving", "a waiting worker left on", "a terminal STATUS")
+            return
 
 
 def _errors(trace: Trace):
@@ -107,6 +125,10 @@ def _pair_reason(status: str, phase: str) -> str | None:
         return "T2 writes STARTING with PREPARING, and T3 sets the start phase as it leaves STARTING"
     if status in (ph.RUNNING, ph.STOPPING) and phase in (ph.P_NONE, ph.PREPARING):
         return "T3 writes RUNNING together with WARMUP or MEASUREMENT"
+    if status == ph.STOPPING and phase == ph.WARMUP:
+        return ("T5 (duration over) fires only after T4 ended the warmup in the same or an "
+                "earlier poll iteration (w_el >= w + d implies w_el >= w); only a failed T4 "
+                "write (a fault) leaves WARMUP for T5")
     if status == ph.COMPLETED and phase not in (ph.PROCESSING, ph.P_COMPLETED):
         return "T6 writes COMPLETED with PROCESSING; " + NOT_MODELLED_CONTROLLERS
     if status == ph.FAILED:
@@ -138,27 +160,67 @@ def universe() -> dict[tuple, str | None]:
     for s in (ph.HB_STALE, ph.HB_DEAD):
         u[("worker state", "orchestrator", s)] = (
             "a worker must miss heartbeats for stale_s (30 s): " + NO_FAULTS)
-    sources = ("wait", "event", "reconcile", "main_entry", "notify")
-    for src in sources:
-        for p in (ph.WARMUP, ph.MEASUREMENT):
-            why = None
-            if src == "main_entry" and p == ph.WARMUP:
-                why = "W21 enters MEASUREMENT only"
-            u[("worker phase", src, p)] = why
+    for src in ("startup", "wait", "event", "reconcile", "main_entry", "notify"):
+        for p in (ph.PREPARING, ph.WARMUP, ph.MEASUREMENT):
+            u[("worker phase", src, p)] = _adoption_reason(src, p)
     for loop in ("wait", "main"):
         for typ in (ev.START, ev.SET_PHASE, ev.SET_WORKER_TARGET, ev.STOP):
             for outcome in ("applied", "ignored", "skipped_scope", "skipped_cursor"):
                 u[("event handling", loop, typ, outcome)] = _event_reason(loop, typ, outcome)
     for r in (ev.DURATION_ELAPSED, ev.USER_REQUESTED, ev.WORKER_FAILURE):
         u[("interleaving", "STOP reason", r)] = NO_FAULTS if r == ev.WORKER_FAILURE else None
-    for s in (ph.PREPARED, ph.STARTING, ph.RUNNING, ph.STOPPING):
-        u[("interleaving", "user stop while", s)] = None
+    for s in ph.RUN_STATUSES:
+        why = None
+        if s == ph.CANCELLING:
+            why = "a scenario has one user stop, and CANCELLING is written only by a stop"
+        elif s == ph.FAILED:
+            why = NO_FAULTS
+        elif s == ph.CANCELLED:
+            why = "CANCELLED is written only after a stop, and a scenario has one"
+        u[("interleaving", "user stop while", s)] = why
+    for how in ("RUNNING", "a STOP event", "a terminal STATUS"):
+        u[("interleaving", "a waiting worker left on", how)] = None
+    u[("interleaving", "a worker became READY", "after RUNNING")] = (
+        "the READY gate waits for every initial worker and the simulation spawns none later "
+        "(no FIND_MAX/QPS scale-out)")
+    for op in STATEMENT_OPS:
+        for kind in ("fail", "info"):
+            u[("error path", f"{kind} statement", op)] = NO_FAULTS
+    for code in (1, 2, 3):
+        u[("error path", "worker exit code", code)] = NO_FAULTS
+    u[("error path", "run ended by", "deadline")] = (
+        "the derived deadline bounds every phase; only a stuck run (a fault) reaches it")
+    for s in (ph.HB_STALE, ph.HB_DEAD):
+        u[("error path", "orchestrator marked a worker", s)] = (
+            "a worker must miss heartbeats for stale_s (30 s): " + NO_FAULTS)
     return u
+
+
+def _adoption_reason(src: str, phase: str) -> str | None:
+    """Why no worker ever takes `phase` by `src`, or None."""
+    if src == "startup":
+        return None if phase == ph.PREPARING else (
+            "a worker reads PREPARING at W4 unless it is spawned after RUNNING, and the "
+            "simulation spawns none later (no scale-out)")
+    if phase == ph.PREPARING:
+        return "PREPARING is every worker's start-up phase; nothing moves a worker to it"
+    if src == "main_entry":
+        return ("W21 enters MEASUREMENT only" if phase == ph.WARMUP else
+                "fixed decides 'start in measurement' from the wait loop's last read, which "
+                "already adopted MEASUREMENT; only the reference (W4 snapshot) needs W21 to set it")
+    if phase == ph.WARMUP and src != "wait":
+        return ("the wait loop copies WARMUP as it returns on RUNNING, so a later SET_PHASE, "
+                "reconcile or notice finds it adopted; only a regression (reference `copy` "
+                "adoption after MEASUREMENT) could take WARMUP again")
+    return None
 
 
 def _event_reason(loop: str, typ: str, outcome: str) -> str | None:
     if typ == ev.SET_WORKER_TARGET:
         return NOT_MODELLED_CONTROLLERS
+    if outcome == "skipped_cursor":
+        return ("a fetch returns only rows above the cursor; only a duplicate seq (the "
+                "reference's three-statement allocation) comes back at or below it")
     if loop == "wait":
         if outcome == "skipped_scope":
             return "the wait loop does not look at scopes (every event it gets is RUN-scoped)"
