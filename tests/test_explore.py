@@ -146,7 +146,8 @@ def test_coverage_error_paths_and_report():
 @pytest.mark.parametrize("args", [
     ["--max-examples", "0"], ["--jobs", "0"], ["--seed", "-1"], ["--time-budget", "0"],
     ["--budget", "0"], ["--shrink-calls", "-1"], ["--variant", "nope"],
-    ["--save", "tests/no-such-folder"], ["--database", "README.md"]])
+    ["--save", "tests/no-such-folder"], ["--database", "README.md"],
+    ["--plot", "no-such-folder/c.png"]])
 def test_explore_bad_input_exits_2(args, capsys):
     assert main(["explore", BASELINE, *args]) == 2
     err = capsys.readouterr().err
@@ -165,9 +166,11 @@ def test_explore_command_saves_short_replays(capsys, tmp_path):
     assert f["replay"] == f"phaselab run --replay {f['replay_file']}"
     assert "status/phase" in out["coverage"]
     assert main(["run", "--replay", f["replay_file"], "--json"]) == 1
+    png = tmp_path / "coverage.png"
     assert main(["explore", BASELINE, "--variant", "fixed", "--max-examples", "5",
-                 "--no-database"]) == 0
+                 "--no-database", "--plot", str(png)]) == 0
     assert "No property violated" in capsys.readouterr().out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_run_replay(capsys):

@@ -41,6 +41,8 @@ def add_arguments(p) -> None:
     p.add_argument("--no-database", action="store_true", help="use no example database")
     p.add_argument("--save", metavar="DIR",
                    help="write each finding's replay file here (default out/explore-VARIANT)")
+    p.add_argument("--plot", metavar="FILE",
+                   help="write the coverage picture (PNG): reached / missed / unreachable")
     p.add_argument("--json", action="store_true")
 
 
@@ -55,6 +57,8 @@ def _validate(args) -> None:
         raise UsageError(f"--time-budget {args.time_budget}: must be > 0 seconds")
     if args.shrink_calls < 0:
         raise UsageError(f"--shrink-calls {args.shrink_calls}: must be a whole number >= 0")
+    if args.plot and not os.path.isdir(os.path.dirname(os.path.abspath(args.plot))):
+        raise UsageError(f"--plot {args.plot}: the folder does not exist")
     if args.save and not os.path.isdir(args.save):
         raise UsageError(f"--save {args.save}: the folder does not exist")
     if not args.no_database and os.path.exists(args.database) \
@@ -100,6 +104,9 @@ def run(args) -> int:
             "message": ex.message, "excerpt": ex.excerpt, "replay_file": path,
             "replay": shlex.join(["phaselab", "run", "--replay", path])})
     cov = rep.tally.report()
+    if args.plot:
+        _plot(args.plot, f"explore {variant}, seed {args.seed}: coverage over "
+              f"{rep.examples} examples", cov)
     if args.json:
         print(json.dumps({
             "scenario": args.scenario, "variant": variant, "seed": args.seed,
@@ -107,7 +114,7 @@ def run(args) -> int:
             "shards": rep.shards, "shards_run": rep.shards_run, "jobs": args.jobs,
             "replayed_from_database": rep.replayed, "time_capped": rep.time_capped,
             "wall_s": round(rep.wall_s, 2), "features": dict(sorted(rep.features.items())),
-            "findings": out, "coverage": cov}, default=str))
+            "findings": out, "coverage": cov, "plot": args.plot}, default=str))
     else:
         render(Console(), args, rep, out, cov)
     return 1 if out else 0
@@ -148,6 +155,22 @@ def render(con: Console, args, rep, out: list, cov: dict) -> None:
     con.print(t)
     feats = ", ".join(f"{k} {n}" for k, n in sorted(rep.features.items()))
     con.print(f"Swarm features (examples with each on): {feats or 'none'}", markup=False)
+
+
+def _plot(path: str, title: str, cov: dict) -> None:
+    """The coverage PNG via a temp file, so a failure leaves no half-written picture."""
+    import tempfile
+    from phaselab.coverage_plot import coverage_plot
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)),
+                               prefix=".phaselab-", suffix=".png")
+    os.close(fd)
+    try:
+        coverage_plot(tmp, title, cov)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def _short(sc: dict) -> str:
