@@ -308,12 +308,12 @@ class Report:
 def _pool_map(fn: Callable, jobs: list, n: int, deadline: float | None,
               progress: Callable[[object], None] | None) -> list:
     """fn over jobs in up to n processes, results in job order; jobs not started by the
-    deadline are skipped (None)."""
+    deadline are skipped (None), except the first."""
     out: list = [None] * len(jobs)
     if n <= 1 or len(jobs) <= 1:
         for i, j in enumerate(jobs):
-            if deadline is not None and time.monotonic() > deadline:
-                break
+            if i and deadline is not None and time.monotonic() > deadline:
+                break  # the first job always runs: a cap still searches something
             out[i] = fn(j)
             if progress:
                 progress(out[i])
@@ -322,7 +322,7 @@ def _pool_map(fn: Callable, jobs: list, n: int, deadline: float | None,
         pending, nxt = {}, 0
         while nxt < len(jobs) or pending:
             while nxt < len(jobs) and len(pending) < n and (
-                    deadline is None or time.monotonic() <= deadline):
+                    nxt == 0 or deadline is None or time.monotonic() <= deadline):
                 pending[ex.submit(fn, jobs[nxt])] = nxt
                 nxt += 1
             if not pending:
@@ -413,7 +413,8 @@ def explore(path: str, variant: str | None = None, max_examples: int = 200, seed
     return Report(path, variant, space, seed, max_examples, tally.examples, len(sizes),
                   len(ran), findings, tally, features,
                   replayed=past.examples if past else 0,
-                  time_capped=len(ran) < len(sizes) or any(s is None for s in shrunk),
+                  time_capped=len(ran) < len(sizes)
+                  or (shrink_calls > 0 and any(s is None for s in shrunk)),
                   wall_s=time.monotonic() - wall0)
 
 

@@ -104,16 +104,16 @@ def test_reference_wait_loop_moves_the_cursor_over_what_it_ignores():
 
 
 def test_wait_loop_polls_events_every_event_poll_and_beats_every_heartbeat():
-    w = worker_state()
-    rows = [row(ph.STARTING, ph.PREPARING)] * 16 + [row(ph.RUNNING, ph.WARMUP)]
+    """Exactly every event_poll_s / heartbeat_s (a status poll of 0.25 s adds up exactly),
+    not one status poll later."""
+    w = worker_state(cfg=replace(CFG, status_poll_s=0.25))
+    rows = [row(ph.STARTING, ph.PREPARING)] * 10 + [row(ph.RUNNING, ph.WARMUP)]
     d = Driver(answers(rows))
     d.run(wk.wait_loop(w))
     fetch_t = [t for t, e in d.log if isinstance(e, FetchEvents)]
     beat_t = [t for t, e in d.log if isinstance(e, MergeHeartbeat)]
-    assert len(fetch_t) == 3 and all(b - a >= CFG.event_poll_s - 1e-9
-                                     for a, b in zip(fetch_t, fetch_t[1:]))
-    assert len(beat_t) == 3 and all(e.status == ph.HB_READY for _, e in d.log
-                                    if isinstance(e, MergeHeartbeat))
+    assert fetch_t == [0.0, 1.0, 2.0] and beat_t == [0.0, 1.0, 2.0]
+    assert all(e.status == ph.HB_READY for _, e in d.log if isinstance(e, MergeHeartbeat))
 
 
 def test_wait_loop_gives_up_after_the_wait_timeout():

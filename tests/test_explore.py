@@ -49,6 +49,12 @@ def test_same_findings_on_a_machine_a_thousand_times_slower(monkeypatch):
     assert quiet.findings and _findings(quiet) == _findings(loaded)
 
 
+def test_time_budget_stops_starting_shards():
+    rep = explore(BASELINE, "fixed", max_examples=100, seed=3, database=None,
+                  time_budget_s=1e-9)
+    assert rep.time_capped and rep.shards == 4 and rep.shards_run == 1 and rep.examples == 25
+
+
 def test_shard_plan_depends_on_the_budget_only():
     assert plan(2000) == [200] * 10
     assert plan(50) == [25, 25]
@@ -98,6 +104,7 @@ def test_past_failures_come_back_first(tmp_path):
     assert keys and not any(f.from_database for f in first.findings)
     # one example finds nothing by itself (Hypothesis's first example is the simplest) ...
     alone = explore(BASELINE, zoo, max_examples=1, seed=1, database=None, shrink_calls=0)
+    assert not alone.time_capped
     again = explore(BASELINE, zoo, max_examples=1, seed=1, database=db, shrink_calls=0)
     assert alone.findings == []
     assert keys <= {f.key for f in again.findings}  # ... but the database brings them back
@@ -106,7 +113,7 @@ def test_past_failures_come_back_first(tmp_path):
 
 def test_fixed_finds_nothing_and_reports_coverage():
     rep = explore(BASELINE, "fixed", max_examples=30, seed=3, database=None)
-    assert rep.findings == [] and rep.examples == 30
+    assert rep.findings == [] and rep.examples == 30 and not rep.time_capped
     cov = rep.tally.report()
     reached = {r["item"] for r in cov["status/phase"]["reached"]}
     assert "RUNNING MEASUREMENT" in reached and "COMPLETED COMPLETED" in reached

@@ -8,8 +8,8 @@ stages, stopping at the first that kills it:
 
 1. targeted: the actor and checker unit tests, the saved regressions (seconds);
 2. explore: `phaselab explore` on `fixed` with a fixed example budget (the search);
-3. whole-run: the simulation and property-suite tests (`fixed` is clean on 200 seeds and
-   on the Hypothesis space, the bug-zoo search on `fixed`).
+3. whole-run: the property suite (`fixed` is clean on the Hypothesis space) and the
+   bug-zoo search on `fixed`.
 With --every-stage, stage 2 runs even after a stage-1 kill (whether the properties catch
 the slip as well as the unit test aimed at it); stage 3 runs only when 1 and 2 missed.
 
@@ -40,7 +40,9 @@ TARGETED = ["tests/test_actors.py", "tests/test_checks_delivery.py",
             "tests/test_checks_run_state.py", "tests/test_checks_control_events.py",
             "tests/test_checks_liveness.py", "tests/test_checks_tags_epochs.py",
             "tests/test_checks_dashboard.py", "tests/test_regressions.py", "tests/test_phases.py"]
-WHOLE_RUN = ["tests/test_sim_run.py", "tests/test_property_fixed.py",
+# (tests/test_sim_run.py's 200 seeds of the baseline are left out: 13 minutes per mutant on
+# a loaded 2-core machine, and the property suite below covers the same space)
+WHOLE_RUN = ["tests/test_property_fixed.py",
              "tests/test_bug_zoo.py::test_fixed_passes_the_zoo_search"]
 
 
@@ -78,7 +80,8 @@ def pytest_stage(tree: Path, selection: list[str], timeout: float) -> tuple[bool
         return False, ""
     failed = [ln.split(" ", 1)[1].split(" - ")[0] for ln in r.stdout.splitlines()
               if ln.startswith(("FAILED ", "ERROR "))]
-    return True, (failed[0] if failed else f"pytest exit {r.returncode}")
+    tail = (r.stdout.strip().splitlines() or [""])[-1]
+    return True, (failed[0] if failed else f"pytest exit {r.returncode}: {tail[:200]}")
 
 
 def _has_xdist() -> bool:
