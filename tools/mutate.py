@@ -113,6 +113,9 @@ def run_one(mid: str, file: str, snippet: str, repl: str, examples: int,
     with tempfile.TemporaryDirectory(prefix=f"mutant-{mid}-") as tmp:
         tree = Path(tmp) / "tree"
         shutil.copytree(ROOT, tree, ignore=IGNORE)
+        shared = ROOT.parent / "shared"  # the design docs some tests read, beside the tree
+        if shared.exists():
+            os.symlink(shared, Path(tmp) / "shared")
         if mid != "control":
             why = apply(tree, file, snippet, repl)
             if why:
