@@ -355,3 +355,33 @@ def test_user_stop_waits_for_workers_then_cancels():
     d = Driver(answer)
     d.run(us.finish_stop(st))
     assert order(d) == ["write STATUS=CANCELLED"] and d.t == 2.0
+
+
+def test_main_loop_reconciles_every_reconcile_period():
+    """The EV-CONVERGE bound (E + R + L) assumes a RUN_STATUS read every reconcile_s."""
+    cfg = replace(CFG, reconcile_s=5.0, event_poll_s=1.0, main_loop_sleep_s=0.25)
+    w = worker_state(cfg=cfg)
+    w.current_phase = ph.WARMUP
+    d = Driver(answers([row(ph.RUNNING, ph.WARMUP)] * 3 + [row(ph.CANCELLED, ph.WARMUP)]))
+    d.run(wk.main_loop(w, pool_for(w)))
+    reads = [t for t, e in d.log if isinstance(e, ReadRunStatus)]
+    assert reads == [5.0, 10.0, 15.0, 20.0] and w.exit_status == ph.CANCELLED
+
+
+def test_worker_starting_in_measurement_runs_the_hook_before_its_main_loop():
+    """Warmup 0: the wait loop sees RUNNING with MEASUREMENT, so W21 runs the hook before
+    the main loop's first step (the W4 snapshot still said PREPARING)."""
+    cfg = replace(CFG, warmup_s=0.0)
+    rows = answers([row(ph.STARTING, ph.PREPARING), row(ph.STARTING, ph.PREPARING),
+                    row(ph.RUNNING, ph.MEASUREMENT)])
+
+    def answer(e, d):  # the duration STOP is visible from t = 2 s on
+        if isinstance(e, FetchEvents):
+            return (ev.Event(1, ev.STOP, ev.stop(ev.DURATION_ELAPSED)),) if d.t >= 2.0 else ()
+        return rows(e, d)
+    d = Driver(answer)
+    assert d.run(wk.worker(cfg, FIXED, "run-1", "worker-0", 0, 2)) == 0
+    kinds = [(e.kind, e.fields.get("name")) for _, e in d.log
+             if getattr(e, "kind", None) in ("hook", "marker")]
+    assert kinds.index(("hook", None)) < kinds.index(("marker", "main_loop"))
+    assert d.notes("hook")[0]["epoch"] == 1
