@@ -385,3 +385,32 @@ def test_worker_starting_in_measurement_runs_the_hook_before_its_main_loop():
              if getattr(e, "kind", None) in ("hook", "marker")]
     assert kinds.index(("hook", None)) < kinds.index(("marker", "main_loop"))
     assert d.notes("hook")[0]["epoch"] == 1
+
+
+@pytest.mark.parametrize("sw,basis", [(FIXED, "updated_at"), (REFERENCE, "last_heartbeat")])
+def test_health_marks_ages_on_the_variants_clock(sw, basis):
+    """CLK-ONE-CLOCK: fixed ages heartbeats by UPDATED_AT (one clock), whatever the session
+    time zone; the reference by the worker's own stamp."""
+    st = orch_state(sw)
+    d = Driver(orch_answer(counts()))
+    d.run(orch.refresh_health(st))
+    marks = d.statements("mark_heartbeats")
+    assert [m.status for m in marks] == [ph.HB_DEAD, ph.HB_STALE]
+    assert {m.basis for m in marks} == {basis}
+    assert [m.age_s for m in marks] == [CFG.dead_s, CFG.stale_s]
+
+
+def test_poll_loop_leaves_as_soon_as_a_user_stop_set_the_flag():
+    st = orch_state()
+    st.spawned = ["worker-0", "worker-1"]
+    st.stopping = True
+
+    def answer(e, d):
+        if isinstance(e, ReadRunStatus):
+            return row(ph.CANCELLING, ph.MEASUREMENT)
+        if isinstance(e, LiveWorkers):
+            return 2  # the workers are still draining
+        return orch_answer(None)(e, d)
+    d = Driver(answer)
+    d.run(orch.poll_loop(st))
+    assert len(d.statements("read_run_status")) == 1
