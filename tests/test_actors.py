@@ -414,3 +414,15 @@ def test_poll_loop_leaves_as_soon_as_a_user_stop_set_the_flag():
     d = Driver(answer)
     d.run(orch.poll_loop(st))
     assert len(d.statements("read_run_status")) == 1
+
+
+@pytest.mark.parametrize("reason", [ev.DURATION_ELAPSED, ev.USER_REQUESTED])
+def test_a_stopped_worker_exits_cleanly_whatever_the_reason(reason):
+    """A duration or user stop ends the worker with a final COMPLETED heartbeat and code 0;
+    only a failure may end it DEAD."""
+    w = worker_state()
+    wk.request_stop(w, reason, {})
+    d = Driver()
+    assert d.run(wk.exit_sequence(w, pool_for(w))) == 0
+    beats = [e.status for e in d.statements("merge_heartbeat")]
+    assert beats == [ph.HB_DRAINING, ph.HB_COMPLETED]
