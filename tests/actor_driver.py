@@ -32,8 +32,10 @@ class Driver:
                 value = self.t
             elif isinstance(eff, Sleep):
                 self.t += eff.seconds
-            elif isinstance(eff, AwaitNotice):
-                self.t += eff.timeout
+            elif isinstance(eff, AwaitNotice):  # the answer may deliver a Notice
+                value = self.answer(eff, self)
+                if value is None:
+                    self.t += eff.timeout
             elif isinstance(eff, (Note, Touch, Spawn, Join)):
                 value = True if isinstance(eff, Join) else None
             elif isinstance(eff, Random):

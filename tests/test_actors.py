@@ -8,14 +8,15 @@ import pytest
 from protocol import events as ev
 from protocol import phases as ph
 from protocol.actors import orchestrator as orch
+from protocol.actors import polling
 from protocol.actors import user_stop as us
 from protocol.actors import worker as wk
 from protocol.actors.common import OrchestratorState, emit_event
 from protocol.actors.tasks import BenchmarkPool
 from protocol.config import RunConfig
-from protocol.effects import (AllocSeq, Connect, FetchEvents, HeartbeatCounts, InsertEvent,
-                              LiveWorkers, MergeHeartbeat, ReadRunStatus, RunRow,
-                              SetQueryTag, WriteRunStatus)
+from protocol.effects import (AllocSeq, AwaitNotice, Connect, FetchEvents, HeartbeatCounts,
+                              InsertEvent, LiveWorkers, MergeHeartbeat, Notice, ReadRunStatus,
+                              RunRow, SetQueryTag, Sleep, WriteRunStatus)
 from protocol.variants import FIXED, REFERENCE
 from tests.actor_driver import Driver
 
@@ -426,3 +427,28 @@ def test_a_stopped_worker_exits_cleanly_whatever_the_reason(reason):
     assert d.run(wk.exit_sequence(w, pool_for(w))) == 0
     beats = [e.status for e in d.statements("merge_heartbeat")]
     assert beats == [ph.HB_DRAINING, ph.HB_COMPLETED]
+
+
+def test_jittered_wait_pause_is_drawn_around_the_status_poll():
+    w = worker_state(cfg=replace(CFG, coordination="jittered", poll_jitter=0.5))
+    d = Driver()  # Random() -> 0.5: the middle of [1 - j, 1 + j]
+    assert d.run(polling.wait_pause(w)) is None
+    assert [e.seconds for e in d.effects() if isinstance(e, Sleep)] == [CFG.status_poll_s]
+
+
+def test_push_notice_hands_the_row_to_the_wait_loop_without_a_read():
+    w = worker_state(cfg=replace(CFG, coordination="push"))
+    d = Driver(lambda e, d: Notice(ph.RUNNING, ph.WARMUP) if isinstance(e, AwaitNotice)
+               else None)
+    got = d.run(polling.wait_pause(w))
+    assert (got.status, got.phase) == (ph.RUNNING, ph.WARMUP)
+    calls = []
+
+    def answer(e, drv):
+        if isinstance(e, AwaitNotice):
+            calls.append(drv.t)
+            return Notice(ph.RUNNING, ph.WARMUP) if len(calls) == 1 else None
+        return answers([row(ph.STARTING, ph.PREPARING)])(e, drv)
+    d = Driver(answer)
+    assert d.run(wk.wait_loop(w)) is True
+    assert len(d.statements("read_run_status")) == 1  # the first turn's read only
