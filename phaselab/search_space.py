@@ -170,7 +170,12 @@ SMALL_FAULTS = Space(max_workers=3, max_connections=4, max_warmup_s=6.0, max_dur
 SWARM = Space(max_workers=4, max_connections=4, max_warmup_s=8.0, max_duration_s=8.0,
               query_budget=400, swarm=True)
 SPACES = {"swarm": SWARM, "small": SMALL, "full": FULL,
-          "full-swarm": Space(swarm=True)}
+          "full-swarm": Space(swarm=True),
+          # explore --faults: the same, with the fault model drawn too
+          "swarm-faults": Space(max_workers=4, max_connections=4, max_warmup_s=8.0,
+                                max_duration_s=8.0, query_budget=400, swarm=True, faults=True),
+          "small-faults": SMALL_FAULTS, "full-faults": FULL_FAULTS,
+          "full-swarm-faults": Space(swarm=True, faults=True)}
 
 
 class HypChooser:

@@ -140,8 +140,8 @@ MUTATIONS: list[tuple[str, str, str, str, str]] = [
     # --- shared emission, user stop, polling ---------------------------------------------
     ("M33", C, """        st.emit_busy = True
         try:
-            seq = yield AllocSeq(st.run_id)""", """        try:
-            seq = yield AllocSeq(st.run_id)""",
+            seq = yield from allocate_seq(st)""", """        try:
+            seq = yield from allocate_seq(st)""",
      "dropped: emitters are no longer serialised"),
     ("M34", U, """    if row.status != ph.CANCELLING and not unstarted:""",
      """    if row.status == ph.RUNNING and not unstarted:""",

@@ -31,8 +31,11 @@ def add_arguments(p) -> None:
                    dest="time_budget",
                    help="optional cap: start no shard or shrink after it (findings then "
                         "depend on the machine's speed)")
-    p.add_argument("--space", choices=sorted(SPACES), default="swarm",
+    p.add_argument("--space", choices=sorted(k for k in SPACES if not k.endswith("-faults")),
+                   default="swarm",
                    help="scenario space (phaselab/search_space.py; default swarm)")
+    p.add_argument("--faults", action="store_true",
+                   help="draw the fault model too (docs/scenarios.md [faults])")
     p.add_argument("--shrink-calls", type=int, default=SHRINK_CALLS, metavar="N",
                    help=f"simulations each shrink may spend (default {SHRINK_CALLS}; 0: none)")
     p.add_argument("--database", metavar="DIR", default=DEFAULT_DB,
@@ -79,8 +82,9 @@ def run(args) -> int:
         print(f"explore: {stage} {done}/{total} {unit}, {found} distinct failure(s)",
               file=sys.stderr, flush=True)
 
+    space = f"{args.space}-faults" if args.faults else args.space
     rep = explore(args.scenario, variant, args.max_examples, args.seed, args.jobs,
-                  args.time_budget, None if args.no_database else args.database, args.space,
+                  args.time_budget, None if args.no_database else args.database, space,
                   args.shrink_calls, progress)
     save = args.save or os.path.join("out", f"explore-{variant}")
     if rep.findings:
