@@ -167,3 +167,11 @@ def test_cursor_handled_not_judged_without_notes():
     b = clean_run().drop(is_("event_seen"))
     j = judge(b.build(), only=["EV-CURSOR-HANDLED"])[0]
     assert j.outcome == "not judged" and "event_seen" in j.not_judged
+
+
+def test_a_stop_before_the_announcement_was_due_excuses_it():
+    """A STOP that ends the run before P elapsed: the workers need no phase any more (a user
+    stop racing the RUNNING write, its SET_PHASE lost to a backend stall)."""
+    b = clean_run().drop(is_("event_emit", seq=3)).event(15.9, 5, "STOP",
+                                                          reason="user_requested")
+    assert violations(b, "RUN-PHASE-ANNOUNCED") == []
