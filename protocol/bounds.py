@@ -12,16 +12,23 @@ from protocol.config import RunConfig
 POLL_ITERATION_STATEMENTS = 17
 # A main-loop iteration between two event polls: fetch, reconcile read, heartbeat.
 MAIN_LOOP_STATEMENTS = 3
+# A wait-loop turn besides its pause: the RUN_STATUS read, the event fetch, the heartbeat.
+WAIT_LOOP_STATEMENTS = 3
 
 
 def bounds(cfg: RunConfig, L: float, Q: float, hook_s: float = 0.0,
-           spawn_s: float = 0.0, scale_s: float = 0.0) -> dict:
+           spawn_s: float = 0.0, scale_s: float = 0.0,
+           wait_pause_s: float | None = None) -> dict:
     """`hook_s` is how long a measurement hook may take (ALTERs over the pool), `spawn_s`
     a worker process start plus its pool initialisation and setup, `scale_s` how long a
-    scale-up may hold the main loop (its prewarm connects, §5.3; load modes only)."""
+    scale-up may hold the main loop (its prewarm connects, §5.3; load modes only),
+    `wait_pause_s` the longest wait-loop pause the coordination scheme takes (default
+    status_poll_s)."""
     P = cfg.orchestrator_poll_s + POLL_ITERATION_STATEMENTS * L
     E = cfg.event_poll_s + cfg.main_loop_sleep_s + MAIN_LOOP_STATEMENTS * L + hook_s + scale_s
     R = cfg.reconcile_s + cfg.main_loop_sleep_s + MAIN_LOOP_STATEMENTS * L + hook_s + scale_s
+    wait_period = (cfg.status_poll_s if wait_pause_s is None else wait_pause_s) \
+        + WAIT_LOOP_STATEMENTS * L
     return {
         "P": P, "E": E, "R": R, "L": L, "Q": Q,
         "D": cfg.drain_timeout_s, "F": 4 * L,
@@ -31,6 +38,15 @@ def bounds(cfg: RunConfig, L: float, Q: float, hook_s: float = 0.0,
         # RUNNING visible -> first query: a wait-loop turn and a few statements (issue 3)
         "start_bound_s": cfg.status_poll_s + 8 * L + hook_s,
         "enrichment_bound_s": cfg.enrichment_timeout_s + cfg.enrichment_poll_s + L,
+        # Delivery (invariants.md H). RUN-PHASE-ANNOUNCED: the SET_PHASE of a PHASE write
+        # comes in the same poll iteration, so within P of it.
+        "announce_bound_s": P,
+        # LIVE-WAIT-EXIT: the worker's status read may have begun just before the terminal
+        # write was visible (L), then its fetch and heartbeat and pause (one wait period),
+        # the read that sees it (L) and the final heartbeat that marks the exit (L):
+        # wait period + 2L.
+        "wait_period_s": wait_period,
+        "wait_exit_bound_s": wait_period + 2 * L,
         "workers": cfg.workers, "worker_ids": [f"worker-{g}" for g in range(cfg.workers)],
         "connections_per_worker": cfg.connections_per_worker,
         "kill_after_s": cfg.stop_grace_s + cfg.kill_after_s,

@@ -73,7 +73,8 @@ def header(cfg: RunConfig, sw: Switches, variant: str, settings: SimSettings, se
     worst = replace(cfg, event_poll_s=worst_period(cfg, cfg.event_poll_s))
     # a load mode's scale-up holds the main loop for its prewarm batches (§5.3, §8)
     scale_s = batches * lat.of("connect").upper() if cfg.scaling is not None else 0.0
-    params = bounds(worst, L, Q, hook_s, spawn_s, scale_s)
+    params = bounds(worst, L, Q, hook_s, spawn_s, scale_s,
+                    wait_pause_s=worst_period(cfg, cfg.status_poll_s))
     params["test_id_prefix"] = run_id
     switches = as_dict(sw)
     if cfg.scaling is None:  # switches no CONCURRENCY run reads stay out of its header

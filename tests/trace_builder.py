@@ -13,7 +13,8 @@ from protocol.trace import Trace
 
 DEFAULT_PARAMS = dict(P=1.2, E=1.5, R=5.0, L=0.3, Q=0.5, D=120.0, F=10.0, stale_s=30.0,
                       dead_s=60.0, heartbeat_s=1.0, ready_timeout_s=120.0, spawn_bound_s=5.0,
-                      enrichment_bound_s=250.0, connections_per_worker=2, test_id_prefix="tid")
+                      enrichment_bound_s=250.0, connections_per_worker=2, test_id_prefix="tid",
+                      announce_bound_s=1.2, wait_period_s=1.4, wait_exit_bound_s=2.0)
 DB0 = 1000.0  # database clock = run clock + DB0 in these traces
 
 

@@ -1,4 +1,4 @@
-"""Invariant checkers over one run trace (invariants.md ids 1-45, and a few of our own).
+"""Invariant checkers over one run trace (invariants.md ids 1-48, and a few of our own).
 
     from protocol.checks import check
     for v in check(trace):
@@ -14,6 +14,7 @@ from protocol.trace import Trace
 from . import control_events, liveness, run_state, tags_epochs  # noqa: F401  (registers)
 from . import dashboard, scaling, startup  # noqa: F401  (registers)
 from . import aggregates, clocks, faults  # noqa: F401  (registers)
+from . import delivery  # noqa: F401  (registers)
 from .base import REGISTRY, NotJudged, Violation, checker
 
 # invariants.md order, then the properties it does not name.
@@ -30,6 +31,7 @@ _ORDER = (
     "SC-QPS-ENVELOPE",
     "UI-QPS-HISTORY-GATE", "WS-END-RULE", "WS-NO-STUCK-PROCESSING", "UI-MONOTONE",
     "UI-ROLLUP-CONVERGE", "CLK-ONE-CLOCK", "CLK-ELAPSED-SANE",
+    "RUN-PHASE-ANNOUNCED", "LIVE-WAIT-EXIT", "EV-CURSOR-HANDLED",  # H. Delivery (46-48)
     "RUN-START-LATENCY",  # not in invariants.md: the start-up time RUN-READY-GATE implies
     "LIVE-AFTER-HEAL",  # not in invariants.md: liveness once a fault run heals (issue 9)
 )
