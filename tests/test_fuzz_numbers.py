@@ -16,7 +16,7 @@ TEXTS = st.one_of(st.text(max_size=12), st.sampled_from(
     ["nan", "NaN", "inf", "-inf", "1e400", "-0", "0", "1e-9", " 3 ", "0x10", "1_000", "3.0",
      "9" * 40, "-1", "1e308", "٣"]), st.floats().map(repr), st.integers().map(str))
 OPTIONS = [("run", "--seed"), ("sweep", "--reps"), ("sweep", "--jobs"), ("sweep", "--seed"),
-           ("explore", "--budget"), ("explore", "--seed"), ("smoke", "--workers"),
+           ("explore", "--time-budget"), ("explore", "--seed"), ("smoke", "--workers"),
            ("smoke", "--connections"), ("smoke", "--warmup"), ("smoke", "--measure"),
            ("smoke", "--think-time"), ("smoke", "--statement-timeout"),
            ("smoke", "--login-timeout")]

@@ -3,7 +3,7 @@ scaling modes come up, and a space without modes draws exactly what it drew befo
 import numpy as np
 
 from phaselab import scenario as scn
-from phaselab.explore import swarm_sets
+from phaselab.explore import Job, _merge, space_for
 from phaselab.search_space import FULL, NumpyChooser, Space
 from simhelp import ROOT
 
@@ -28,8 +28,12 @@ def test_a_space_without_modes_draws_what_it_drew_before():
     assert {k: b[k] for k in a} == a  # the mode draws come after all the others
 
 
-def test_explore_on_a_mode_scenario_sets_scaling_keys():
+def test_explore_on_a_mode_scenario_draws_the_mode():
     base = scn.load(FINDMAX)
-    sets = swarm_sets(base.raw, np.random.default_rng(1), "fixed", Space(scaling=True))
-    assert any(s.startswith("scaling.") for s in sets)
-    scn.with_overrides(base, 1, "fixed", sets)  # and they load
+    space = space_for(Job(base.raw, "fixed", "swarm", 1))
+    assert space.scaling
+    assert not space_for(Job(scn.load(str(ROOT / "scenarios" / "baseline.toml")).raw,
+                             "fixed", "swarm", 1)).scaling
+    drawn = space.scenario(NumpyChooser(np.random.default_rng(1)), "fixed")
+    assert "scaling" in drawn
+    scn.from_dict(_merge(base.raw, drawn), "<draw>")  # and it loads
