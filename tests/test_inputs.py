@@ -220,3 +220,16 @@ def test_a_converted_upstream_trace_loads_without_a_false_alarm(tmp_path):
     recs = _convert(tmp_path).records
     assert any(r["kind"] == "query" and r["epoch"] is None for r in recs)
     assert len(load_trace(_trace_file(tmp_path, recs, "up.jsonl")).records) == len(recs)
+
+
+def test_sweep_refuses_a_total_over_the_limit_although_each_setting_fits(monkeypatch, tmp_path,
+                                                                         capsys):
+    # Each combination is checked at its own reps; the sum over all of them must fit as well.
+    sc = scn.with_overrides(scn.load(BASELINE), None, None, ["bulk_queries=true"])
+    one = budget.estimate_scenario(sc).events * 3  # one setting at --reps 3
+    monkeypatch.setitem(budget.LIMITS, "total_events", (one * 1.5, budget.LIMITS["total_events"][1]))
+    argv = ["sweep", BASELINE, "--set", "status_poll_s=0.2,0.20001", "--set", "bulk_queries=true",
+            "--reps", "3", "--out", str(tmp_path / "out")]
+    assert cli.main(argv) == 2
+    assert "the sweep would take" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # refused before anything ran or was written

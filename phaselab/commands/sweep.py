@@ -261,10 +261,17 @@ def run(args) -> int:
                        "sweep_runs", args.allow_large)
     budget.check_count("--jobs", args.jobs, "jobs", args.allow_large)
     scenarios = sw.validate(args.scenario, combos, args.variant)
+    total_events = 0.0  # each combination at its own reps (--at may lower them)
     for c in combos:
-        budget.check_scenario(scenarios[c.index], args.allow_large,
-                              sum(x.reps or args.reps for x in combos),
-                              f"{args.scenario} ({c.label})")
+        reps = c.reps or args.reps
+        est = budget.check_scenario(scenarios[c.index], args.allow_large, reps,
+                                    f"{args.scenario} ({c.label})")
+        total_events += est.events * reps
+    if total_events > budget.limit("total_events") and not args.allow_large:
+        raise UsageError(f"{args.scenario}: the sweep would take about {total_events:,.0f} "
+                         f"simulated wake-ups; the limit is "
+                         f"{budget.limit('total_events'):,.0f} (docs/scenarios.md, Limits); "
+                         f"fewer --reps or settings, or --allow-large")
     seed = args.seed if args.seed is not None else scenarios[0].seed
     out = Path(args.out or f"out/sweep-{Path(args.scenario).stem}")
     if out.exists() and not out.is_dir():
