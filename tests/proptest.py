@@ -66,3 +66,14 @@ def search(variant: str, budget: int, space: Space = SMALL, only=None,
 
 def describe(c: dict) -> str:
     return json.dumps(c, sort_keys=True)[:3000]
+
+
+def assert_found_and_replays(preset: str, budget: int, expected: set, case, folder) -> None:
+    """A bug-zoo search result: found within the budget, names the expected property, and
+    its saved replay file reproduces every property it recorded."""
+    assert case is not None, f"{preset}: no counterexample in {budget} examples"
+    assert expected & set(case["violated"]), (preset, case["violated"], case["note"])
+    path = folder / "case.json"
+    replay.save(str(path), case)
+    _, _, out = replay.replay(str(path))
+    assert set(case["violated"]) <= set(out.ids)

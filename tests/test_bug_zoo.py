@@ -5,8 +5,7 @@ test is reproducible and fails if the search stops catching its bug.
 """
 import pytest
 
-from phaselab import replay
-from proptest import SMALL, describe, search
+from proptest import SMALL, assert_found_and_replays, describe, search
 
 ZOO = [
     # (preset, example budget, properties the shrunk counterexample may name)
@@ -35,13 +34,7 @@ ZOO = [
 @pytest.mark.parametrize("preset,budget,expected", ZOO, ids=[z[0] for z in ZOO])
 def test_search_finds_and_shrinks(preset, budget, expected, tmp_path):
     case = search(preset, budget, SMALL, only=expected)  # the bug, not other findings
-    assert case is not None, f"{preset}: no counterexample in {budget} examples"
-    assert expected & set(case["violated"]), (preset, case["violated"], case["note"])
-    # the shrunk case is a small file that replays exactly
-    path = tmp_path / "case.json"
-    replay.save(str(path), case)
-    _, _, out = replay.replay(str(path))
-    assert set(case["violated"]) <= set(out.ids)
+    assert_found_and_replays(preset, budget, expected, case, tmp_path)  # a small file
 
 
 def test_fixed_passes_the_zoo_search():

@@ -6,9 +6,8 @@ found case still replays exactly)."""
 import pytest
 from hypothesis import settings
 
-from phaselab import replay
 from phaselab.search_space import SMALL_FAULTS
-from proptest import describe, search
+from proptest import assert_found_and_replays, describe, search
 
 THOROUGH = settings._current_profile == "thorough"  # a nightly run, not CI
 # Long searches run with HYPOTHESIS_PROFILE=thorough only; CI holds their bugs in fast,
@@ -37,12 +36,7 @@ ZOO = [
                                       "failed-overwrites-cancelling"])
 def test_fault_search_finds_the_error_path_bug(preset, budget, expected, tmp_path):
     case = search(preset, budget, SMALL_FAULTS, only=expected, shrink=False)
-    assert case is not None, f"{preset}: no counterexample in {budget} examples"
-    assert expected & set(case["violated"]), (preset, case["violated"], case["note"])
-    path = tmp_path / "case.json"
-    replay.save(str(path), case)
-    _, _, out = replay.replay(str(path))
-    assert set(case["violated"]) <= set(out.ids)
+    assert_found_and_replays(preset, budget, expected, case, tmp_path)  # a small file
 
 
 def test_fixed_passes_the_fault_search():
