@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from rich.table import Table
 
 from phaselab import controller_sweep as cs, sweep as sw
 from phaselab.errors import UsageError
-from phaselab.files import write_atomically
+from phaselab.files import write_atomically, write_via_temp
 
 NAME = "controllers"
 HELP = "compare FIND_MAX / QPS controller settings: found max vs true capacity, QPS error"
@@ -100,14 +99,8 @@ def run(args) -> int:
     doc = {"scenario": args.scenario, "seed": seed, "reps": args.reps, "rows": rows,
            "runs": runs, "wall_s": wall, "files": {k: str(v) for k, v in files.items()}}
     write_atomically(str(files["json"]), [json.dumps(doc, indent=1, default=str)])
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=".phaselab-", suffix=".png")
-    os.close(fd)
-    try:
-        _plots().controller_plot(tmp, title, rows, runs)
-        os.replace(tmp, files["png"])
-    except BaseException:
-        os.path.exists(tmp) and os.unlink(tmp)
-        raise
+    write_via_temp(str(files["png"]),
+                   lambda tmp: _plots().controller_plot(tmp, title, rows, runs), suffix=".png")
     if args.json:
         print(json.dumps({k: doc[k] for k in doc if k != "runs"}, default=str))
     else:
