@@ -195,3 +195,24 @@ def latency_factor(spec: FaultSpec, now: float) -> float:
     if spec.throttle is not None and spec.throttle.covers(now) and now < spec.heal_at_s:
         return spec.throttle_factor
     return 1.0
+
+
+def spec_from_dict(d: Mapping[str, Any]) -> FaultSpec:
+    """The inverse of FaultSpec.as_dict: how a live worker process gets the run's spec (it
+    arrives as JSON in the worker's config)."""
+    th, ar = d.get("throttle"), d.get("app_restart")
+    return FaultSpec(
+        heal_at_s=float(d.get("heal_at_s", 0.0)),
+        statements={op: StatementFaults(**{k: float(v) for k, v in s.items()})
+                    for op, s in (d.get("statements") or {}).items()},
+        info_applied=float(d.get("info_applied", 0.5)),
+        info_timeout_s=float(d.get("info_timeout_s", 2.0)),
+        crashes=tuple(WorkerCrash(c["worker"], c["step"], float(c.get("at_s", 0.0)))
+                      for c in d.get("crashes") or ()),
+        clock_offset_s={k: float(v) for k, v in (d.get("clock_offset_s") or {}).items()},
+        clock_drift={k: float(v) for k, v in (d.get("clock_drift") or {}).items()},
+        stalls=tuple(Window(float(w["start_s"]), float(w["length_s"]))
+                     for w in d.get("stalls") or ()),
+        throttle=None if th is None else Window(float(th["start_s"]), float(th["length_s"])),
+        throttle_factor=1.0 if th is None else float(th.get("factor", 1.0)),
+        app_restart=None if ar is None else AppRestart(float(ar["at_s"]), float(ar["down_s"])))

@@ -16,6 +16,10 @@ statement is thrown into the actor as StatementFailed. Mapping:
   Random, Touch,   a draw from the driver's generator; no-ops; a cancellable sleep (no
   Notify/Await.    notification channel live: polling stays); one query per QueryBurst
 
+Faults (a run with `--faults`): real_backend/faults.py decides per control statement,
+through one hook in _statement, whether it fails, times out or drops its session, and
+whether a worker dies at this step; heartbeat stamps carry a worker's clock skew.
+
 Trace: invoke then ok/fail/info around each control statement, database-truth records
 (status_write, event_emit, heartbeat, conn; proc from processes.py) at completion, which is
 the nearest observable instant live. Op ids are unique per run across processes: each
@@ -34,12 +38,14 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from protocol import effects as fx
+from protocol import faults as fm
 from protocol.events import Event
 from protocol.trace import TraceWriter
 
 from . import sql as S
 from .clock import RunClock
 from .connection import ConnectError, ConnSpec, TaggedConnection, open_connection, redact
+from .faults import LiveFaults
 from .processes import WorkerLauncher
 
 # A failure of these is `fail` (nothing changed). alloc_seq is not one: a NEXTVAL that timed
@@ -82,6 +88,7 @@ class _Task:
     name: str
     cancel: threading.Event
     control: TaggedConnection | None = None
+    dropped: bool = False  # an injected `drop` closed the control session
 
 
 def _jsonable(x: Any) -> Any:
@@ -144,8 +151,10 @@ class RealDriver:
     def __init__(self, spec: ConnSpec, sql: S.SqlText, trace: TraceWriter,
                  clock: RunClock | None = None, *, id_base: int = 0, control_tag: str = "phaselab",
                  read_back: bool = True, run_dir: str | None = None,
-                 worker_config: dict | None = None, metrics_dir: str | None = None):
+                 worker_config: dict | None = None, metrics_dir: str | None = None,
+                 faults: "LiveFaults | None" = None):
         self.spec, self.sql, self.trace = spec, sql, trace
+        self.faults = faults  # real_backend/faults.py, or None: nothing is injected
         self.clock = clock or RunClock.start()
         self.control_tag, self.read_back = control_tag, read_back
         self._trace_lock = threading.Lock()
@@ -260,7 +269,8 @@ class RealDriver:
 
     def _parallel(self, e: fx.Parallel, task: _Task) -> list:
         """All effects run to their end; then the first StatementFailed, if any, is thrown
-        (as in the simulation), else the results in order."""
+        (as in the simulation), else the results in order; with `settle`, failures are
+        returned in their places."""
         def one(eff):
             try:
                 return self._perform(eff, task)
@@ -270,6 +280,8 @@ class RealDriver:
             return []
         with ThreadPoolExecutor(max_workers=min(16, len(e.effects))) as pool:
             results = list(pool.map(one, e.effects))
+        if e.settle:  # the caller retries just the parts that failed (tasks.py _connect)
+            return results
         for r in results:
             if isinstance(r, fx.StatementFailed):
                 raise r
@@ -327,6 +339,12 @@ class RealDriver:
             return self._benchmark(e)
         if type(e).__name__ == "QueryBurst":
             return self._burst(e)
+        fl = self.faults
+        if fl is not None:
+            fl.before(e)  # a worker killed at this step dies here
+            if task.dropped and not isinstance(e, fx.Connect):
+                task.dropped = False
+                self.record(task.actor, "fault", fault="reconnect", op=e.op)
         if task.control is None and not isinstance(e, fx.Connect):
             try:  # log in before the invoke: a statement's latency is the statement's alone
                 self._control(task)
@@ -335,6 +353,9 @@ class RealDriver:
         op_id = self._op_id()
         self.record(task.actor, "invoke", op=e.op, id=op_id, args=_args(e))
         handler = getattr(self, "_do_" + e.op, None)
+        fault = fl.outcome(task.actor, task.name, e.op) if fl is not None else None
+        if fault is not None:
+            return self._injected(fault, e, task, op_id, handler)
         try:
             if handler is None:
                 raise ValueError(f"no SQL for statement {type(e).__name__}")
@@ -360,7 +381,39 @@ class RealDriver:
         for kind, rec in truth:
             self.record(task.actor, kind, **rec)
         self.record(task.actor, "ok", op=e.op, id=op_id, value=_jsonable(value))
+        if fl is not None:
+            fl.after(e)  # heartbeat memory; a worker killed right after DRAINING dies here
         return value
+
+    def _injected(self, fault: str, e: fx.Statement, task: _Task, op_id: int, handler) -> Any:
+        """A statement hit by an injected fault (real_backend/faults.py), recorded as the
+        simulation records it (docs/trace.md, Faults). `fail`/`drop`: never sent. `info`:
+        sent (its effect and database truth kept, its result thrown away) or not, as the
+        draw says, and reported as a timeout once the statement timeout has passed."""
+        t0 = self.clock.now()
+        if fault == fm.INFO:
+            applied = self.faults.info_applies(task.actor, task.name, e.op)
+            if applied:
+                try:
+                    _, truth = handler(e, task, op_id)
+                except Exception:  # it failed for real: so it did not take effect
+                    applied = False
+                else:
+                    for kind, rec in truth:
+                        self.record(task.actor, kind, **rec)
+                    self.faults.after_effect(e)
+            task.cancel.wait(max(0.0, t0 + self.faults.spec.info_timeout_s - self.clock.now()))
+            self.record(task.actor, "info", op=e.op, id=op_id, error="timeout",
+                        applied=applied)
+            raise fx.StatementFailed(e.op, "timeout, outcome unknown", fm.INFO)
+        error = "connection dropped" if fault == fm.DROP else "injected error"
+        if fault == fm.DROP and not isinstance(e, fx.Connect):
+            stale, task.control = task.control, None
+            task.dropped = True
+            if stale is not None:
+                self._close_conn(stale)
+        self.record(task.actor, "fail", op=e.op, id=op_id, error=error)
+        raise fx.StatementFailed(e.op, error, fm.FAIL)
 
     def _q(self, task: _Task, q: S.Q) -> Any:
         return self._control(task).execute(q.text, q.params)
@@ -438,6 +491,8 @@ class RealDriver:
 
     def _do_merge_heartbeat(self, e: fx.MergeHeartbeat, task, op_id):
         wall = dt.datetime.now(dt.timezone.utc)
+        if self.faults is not None:  # a lying clock: this worker's offset and drift
+            wall += dt.timedelta(seconds=self.faults.clock_offset())
         stamp = wall.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
         self._rowcount(task, self.sql.merge_heartbeat(e, stamp))
         return True, [("heartbeat", {"worker": e.worker_id, "status": e.status,

@@ -61,6 +61,7 @@ class ServerProcess:
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
         self._lock = threading.Lock()
+        self.stalled = threading.Event()  # set while a stall fault of ours holds it stopped
         atexit.register(self.stop)
         t0 = time.monotonic()
         try:
@@ -122,7 +123,7 @@ class ServerProcess:
         if code is not None:
             return (f"was killed by {signal.Signals(-code).name}" if code < 0
                     else f"exited with code {code}")
-        if _state(p.pid) in ("T", "t"):
+        if _state(p.pid) in ("T", "t") and not self.stalled.is_set():
             return "is stopped (SIGSTOP) and answers nothing"
         return None
 

@@ -29,8 +29,9 @@ from protocol.actors.common import OrchestratorState
 from protocol.actors.orchestrator import orchestrator
 from protocol.actors.tasks import ALTER_PARALLELISM
 from protocol.actors.user_stop import user_stop
-from protocol.bounds import bounds
+from protocol.bounds import bounds, fault_bounds
 from protocol.config import RunConfig
+from protocol.faults import FaultSpec
 from protocol.scaling import header_params
 from protocol.trace import TraceWriter
 from protocol.variants import Switches, as_dict
@@ -43,6 +44,7 @@ from .connection import (DEFAULT_TIMEOUTS, ConnectError, ConnSpec, TaggedConnect
                          snowflake_spec, statement_bound_s)
 from .driver import RealDriver, merge_trace_files
 from .embedded_server import ServerProcess
+from .faults import LiveFaults, ServerStall
 from . import watchdog
 
 BACKENDS = ("embedded", "snowflake")
@@ -65,11 +67,16 @@ class LiveSettings:
     idle_probe: int = 12  # benchmark lookups timed on an idle server before the run
     setup_timeout_s: float | None = None  # DDL and the benchmark fill on the admin connection
     login_timeout_given: bool = False  # --login-timeout was given (else a named entry's wins)
+    faults: FaultSpec | None = None  # `smoke --faults`: injected by real_backend/faults.py
+    fault_seed: int = 0  # every process's fault draws derive from it (per worker, per task)
 
     def resolved(self) -> "LiveSettings":
         st, lo, se = DEFAULT_TIMEOUTS.get(self.backend, DEFAULT_TIMEOUTS["embedded"])
+        faults = self.faults
+        if faults is not None:  # an injected `info` is reported when a real timeout would be
+            faults = dataclasses.replace(faults, info_timeout_s=self.statement_timeout_s or st)
         return dataclasses.replace(
-            self, statement_timeout_s=self.statement_timeout_s or st,
+            self, faults=faults, statement_timeout_s=self.statement_timeout_s or st,
             login_timeout_given=self.login_timeout_given or self.login_timeout_s is not None,
             login_timeout_s=self.login_timeout_s or lo, setup_timeout_s=self.setup_timeout_s or se)
 
@@ -120,11 +127,18 @@ def header(cfg: RunConfig, sw: Switches, variant: str, settings: LiveSettings, r
     params["clock_eps_s"] = 0.01  # one host: processes share a monotonic clock anchored once
     params["statement_timeout_s"] = L
     params["backend"] = settings.backend
-    # a Snowflake sequence (ORDER) is unique and increasing but may leave gaps
-    params["seq_gaps"] = settings.backend == "snowflake"
-    return {"t": 0.0, "actor": "phaselab", "kind": "run", "run_id": run_id, "seed": None,
+    # a Snowflake sequence (ORDER) is unique and increasing but may leave gaps; so may the
+    # embedded one under faults: a NEXTVAL that timed out may have consumed its value, and
+    # no read-back can tell (a sequence keeps no record of what it handed out)
+    params["seq_gaps"] = settings.backend == "snowflake" or settings.faults is not None
+    head = {"t": 0.0, "actor": "phaselab", "kind": "run", "run_id": run_id, "seed": None,
             "variant": variant, "switches": as_dict(sw), "world": "live", "params": params,
             "scenario": scenario or {}, "live": live or {}}
+    if settings.faults is not None:  # as sim/run.py: the bounds LIVE-AFTER-HEAL judges by
+        params.update(fault_bounds(cfg, params, settings.faults))
+        head["faults"] = settings.faults.as_dict()
+        head["live"] = {**head["live"], "fault_seed": settings.fault_seed}
+    return head
 
 
 def _with(spec: ConnSpec, **opts) -> ConnSpec:
@@ -242,7 +256,7 @@ def live_run(cfg: RunConfig, sw: Switches, variant: str = "custom",
                 raise LiveSetupError(f"could not start the embedded server: {exc}") from None
             res.server_start_s = server.start_s
             watchdog.stop(guard)  # a SIGKILL from here on must also take the server's data dir
-            guard = watchdog.start(run_dir, [run_dir, server.dir])
+            guard = watchdog.start(run_dir, [run_dir, server.dir], resume=(server.pid,))
         spec = backend_spec(settings, server)
         say("connect", {"where": spec.where()})
         try:
@@ -293,6 +307,8 @@ def _drive(cfg, sw, variant, settings, scenario, spec, sql, run_dir, res, admin,
     worker_config = {"entry": "real_backend.entry:worker", "run_id": res.run_id,
                      "control_tag": settings.control_tag, "metrics_dir": run_dir,
                      "args": {"cfg": dataclasses.asdict(cfg), "switches": as_dict(sw)}}
+    if settings.faults is not None:
+        worker_config["faults"] = {"spec": settings.faults.as_dict(), "seed": settings.fault_seed}
     with open(main_path, "w", encoding="utf-8") as sink:
         tw = TraceWriter(sink, keep=True)
         tw.write(header(cfg, sw, variant, settings, res.run_id, scenario, {
@@ -305,12 +321,22 @@ def _drive(cfg, sw, variant, settings, scenario, spec, sql, run_dir, res, admin,
         driver = RealDriver(spec, sql, tw, clock, control_tag=settings.control_tag,
                             run_dir=run_dir, worker_config=worker_config,
                             metrics_dir=run_dir)
+        stall = None
+        if settings.faults is not None:
+            driver.faults = LiveFaults(settings.faults, settings.fault_seed, None, driver.record,
+                                       clock.now)
+            if settings.faults.stalls and server is not None:
+                stall = ServerStall(settings.faults, server, clock.now, driver.record)
         st = OrchestratorState(res.run_id, cfg, sw)
         actors = [_Actor(driver, orchestrator(st), "orchestrator", cancel)]
         if cfg.user_stop_at_s >= 0:
             actors.append(_Actor(driver, user_stop(st, cfg.user_stop_at_s), "user", cancel))
         deadline = cfg.derived_deadline_s()
+        if settings.faults is not None:  # long enough to judge liveness after healing
+            deadline = max(deadline, tw.records[0]["params"]["heal_deadline_s"] + 10.0)
         try:
+            if stall is not None:
+                stall.start()
             for a in actors:
                 a.start()
             res.reason = "deadline"
@@ -328,6 +354,9 @@ def _drive(cfg, sw, variant, settings, scenario, spec, sql, run_dir, res, admin,
                 time.sleep(0.25)
         except KeyboardInterrupt:
             res.reason = "interrupted"
+        finally:
+            if stall is not None:  # never leave the server stopped, whatever ends the run
+                stall.resume()
         with _no_sigint():
             cancel.set()
             say("stopping", {"reason": res.reason})

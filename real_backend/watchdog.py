@@ -27,12 +27,15 @@ SETTLE_S = 1.0  # workers poll their parent every 0.5 s, then exit
 DROP_BUDGET_S = 30.0
 
 
-def start(run_dir: str, dirs: list[str], drop: dict | None = None) -> subprocess.Popen:
+def start(run_dir: str, dirs: list[str], drop: dict | None = None,
+          resume: tuple[int, ...] = ()) -> subprocess.Popen:
     """Start a watchdog for the calling process; `drop` = {"conn": ConnSpec json, "database",
-    "schema"} to drop the schema on Snowflake. Its config is written into run_dir."""
+    "schema"} to drop the schema on Snowflake; `resume`: pids to SIGCONT first (an embedded
+    server a stall fault may have left stopped: stopped, it could not notice its owner's
+    death and exit). Its config is written into run_dir."""
     cfg_path = os.path.join(run_dir, "watchdog.json")
     with open(cfg_path, "w", encoding="utf-8") as f:
-        json.dump({"dirs": dirs, "drop": drop}, f)
+        json.dump({"dirs": dirs, "drop": drop, "resume": list(resume)}, f)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         p for p in (root, os.environ.get("PYTHONPATH")) if p)}
@@ -71,6 +74,14 @@ def _drop_schema(drop: dict) -> None:
         tc.close()
 
 
+def resume(cfg: dict) -> None:
+    for pid in cfg.get("resume") or ():
+        try:
+            os.kill(int(pid), signal.SIGCONT)  # harmless to a running process
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 def clean(cfg: dict) -> None:
     if cfg.get("drop"):
         try:
@@ -97,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     while os.getppid() == args.parent:
         time.sleep(POLL_S)
+    resume(cfg)  # a stopped server exits by itself once continued (its parent watch)
     time.sleep(SETTLE_S)
     clean(cfg)
     return 0

@@ -19,11 +19,13 @@ import threading
 import time
 import traceback
 
+from protocol.faults import spec_from_dict
 from protocol.trace import TraceWriter
 
 from .clock import RunClock
 from .connection import ConnSpec, redact
 from .driver import RealDriver
+from .faults import LiveFaults
 from .sql import SqlText
 
 
@@ -73,6 +75,11 @@ def main(argv: list[str] | None = None) -> int:
                             clock, id_base=int(cfg.get("id_base", 0)),
                             control_tag=cfg.get("control_tag", "phaselab"),
                             metrics_dir=cfg.get("metrics_dir"))
+        if cfg.get("faults"):  # `smoke --faults`: this process's fault layer
+            driver.faults = LiveFaults(spec_from_dict(cfg["faults"]["spec"]),
+                                       int(cfg["faults"]["seed"]), cfg["worker_id"],
+                                       driver.record, clock.now)
+            driver.faults.start_timed_crash()
         try:
             program = resolve(cfg["entry"])(
                 worker_id=cfg["worker_id"], group_id=cfg["group_id"],

@@ -9,15 +9,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from phaselab import smoke_modes
+from phaselab import live_faults, smoke_modes
 from phaselab import report, smoke
 from phaselab.reports import run_report
 from phaselab.errors import UsageError
 from phaselab.files import check_output, write_atomically
 from phaselab.inputs import budget
-from phaselab.inputs.numbers import COUNT, seconds
+from phaselab.inputs.numbers import COUNT, seconds, whole
 from phaselab.timeline import summarize
 from protocol.checks import judge
+from protocol.phases import TERMINAL
 from protocol.trace import Trace, dumps
 from protocol.variants import UnknownVariant, variant
 from real_backend.live import BACKENDS, LiveSettings, LiveSetupError, live_run
@@ -51,6 +52,12 @@ def add_arguments(p) -> None:
                    help="default 10 s embedded, 60 s Snowflake (or the named connection's)")
     p.add_argument("--control-tag", default="phaselab",
                    help="QUERY_TAG of control connections (the reference uses flakebench)")
+    p.add_argument("--faults", metavar="SPEC",
+                   help="inject faults (phaselab/live_faults.py): a TOML file with a [faults] "
+                        "table, or inline, e.g. crash=worker-1:hook,fail=merge_heartbeat:0.3,"
+                        "stall=3@4 (keys: " + live_faults.ALLOWED + ")")
+    p.add_argument("--seed", type=whole(0), default=0,
+                   help="seeds the fault draws (each process and task derives its own)")
     p.add_argument("--trace", metavar="FILE", help="write the merged JSON-lines trace here")
     p.add_argument("--allow-large", action="store_true",
                    help="a run above the size limits for the backend (docs/scenarios.md)")
@@ -153,9 +160,12 @@ def run(args) -> int:
                              args.think_time, backend=args.backend)
     cfg = smoke_modes.apply_mode(cfg, args.mode, args.workers, args.connections, args.step,
                                  args.target_qps)
+    faults = (live_faults.load(args.faults, args.workers, args.warmup + args.measure,
+                               args.backend) if args.faults else None)
     settings = LiveSettings(backend=args.backend, statement_timeout_s=args.statement_timeout,
                             login_timeout_s=args.login_timeout,
-                            connection_name=args.connection_name, control_tag=args.control_tag)
+                            connection_name=args.connection_name, control_tag=args.control_tag,
+                            faults=faults, fault_seed=args.seed)
     err = Console(stderr=True)
     try:
         with _StopSignals(), _Progress(err) as prog:
@@ -181,8 +191,15 @@ def run(args) -> int:
     server = smoke.server_comparison(summary["tags"], res.run_id, res.server_counts)
     died = smoke.deaths(res.records)
     completed = res.reason == "finished" and res.status == "COMPLETED"
+    # under faults, FAILED or CANCELLED can be the right end (a killed worker fails the
+    # run); what must hold is that the run ended on its own in a terminal status
+    ended = res.reason == "finished" and res.status in TERMINAL
+    fired = live_faults.describe(res.records) if faults is not None else []
     problems = []
-    if not completed:
+    if faults is not None and not ended:
+        problems.append(f"the run did not end in a terminal status: STATUS {res.status}, "
+                        f"ended by {res.reason}" + (f" ({res.error})" if res.error else ""))
+    elif faults is None and not completed:
         problems.append(f"the run did not complete: STATUS {res.status}, ended by "
                         f"{res.reason}" + (f" ({res.error})" if res.error else ""))
     if not res.schema_dropped:
@@ -204,6 +221,8 @@ def run(args) -> int:
             "latency_ms": lat, "failures": fails, "over_L": slow, "bottleneck": bn,
             "server_counts": server, "L": trace.param("L"), "trace": args.trace,
             "deaths": died,
+            "faults": None if faults is None else {
+                "spec": faults.as_dict(), "seed": args.seed, "fired": fired},
             "problems": problems}, default=str))
     else:
         from phaselab.console import stdout_console
@@ -211,6 +230,9 @@ def run(args) -> int:
         report.render_run(out, f"phaselab smoke — {args.backend} backend, run {res.run_id}, "
                           f"variant {args.variant}, {args.workers} workers x "
                           f"{args.connections} connections", summary, verdict, [])
+        if faults is not None:
+            out.print("Faults injected (seed " + str(args.seed) + "): "
+                      + ("; ".join(fired) if fired else "none fired"), markup=False)
         _render_deaths(out, died)
         _render_latency(out, lat, fails)
         _render_load(out, bn, slow, trace.param("L"))
@@ -227,7 +249,8 @@ def run(args) -> int:
             out.print(line, markup=False)
     if res.reason == "interrupted":
         return 130
-    return extra["exit"](0 if verdict["ok"] and completed else 1)
+    return extra["exit"](0 if verdict["ok"] and (ended if faults is not None else completed)
+                         else 1)
 
 
 def _render_deaths(out: Console, died: list[dict]) -> None:
