@@ -28,6 +28,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+import proclist  # noqa: E402
 KINDS = ("worker-kill", "parent-int", "parent-term", "parent-hup", "parent-kill",
          "server-kill", "server-stop")
 SIGNALS = {"parent-int": signal.SIGINT, "parent-term": signal.SIGTERM,
@@ -43,46 +45,8 @@ def _as_from_a_terminal() -> None:
         signal.signal(sig, signal.SIG_DFL)
 
 
-def _procs() -> dict[int, tuple[int, str]]:
-    """pid -> (ppid, command line) of every process."""
-    out = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                rest = f.read().rsplit(")", 1)[1].split()
-            if rest[0] == "Z":
-                continue
-            with open(f"/proc/{d}/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-            out[int(d)] = (int(rest[1]), cmd)
-        except (OSError, IndexError, ValueError):
-            continue
-    return out
-
-
-def _descendants(root: int, known: dict[int, str]) -> dict[int, str]:
-    """Adds every live descendant of `root` to `known` (pid -> command line, refreshed: a
-    child first seen between fork and exec still shows its parent's command line)."""
-    procs = _procs()
-    frontier, visited = [root], {root}
-    while frontier:
-        p = frontier.pop()
-        for pid, (ppid, cmd) in procs.items():
-            if ppid == p and pid not in visited:
-                known[pid] = cmd
-                visited.add(pid)
-                frontier.append(pid)
-    return known
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+_descendants = proclist.descendants  # the one /proc reader, shared with the live tests
+_alive = proclist.alive
 
 
 def one_run(i: int, kind: str, at_s: float, args, base: str) -> dict:

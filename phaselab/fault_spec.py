@@ -174,5 +174,8 @@ def docs_markdown() -> list[str]:
     for k, (doc, allowed) in KEYS.items():
         lines.append(f"| `{k}` | {allowed} | {doc} |")
     lines += ["", "Example: `--set faults.heal_at_s=20 --set 'faults.statements={default="
-              "{fail=0.05, info=0.02}}' --set 'faults.crash={worker-1=\"hook\"}'`.", ""]
+              "{fail=0.05, info=0.02}}' --set 'faults.crash={worker-1=\"hook\"}'`.",
+              "", "A live run reads the same table: `phaselab smoke --faults FILE` (or the "
+              "inline form in README.md, Faults); `slow`, `throttle` and `app_restart` are "
+              "simulation-only there.", ""]
     return lines

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+import proclist
 from phaselab import scenario as scn
 from phaselab.calibrate import startup_comparison
 from protocol.trace import read_trace
@@ -33,29 +34,8 @@ def phaselab(*args, env=None, timeout=120):
                           capture_output=True, text=True, timeout=timeout)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _children(pid: int) -> dict[int, str]:
-    """Direct children of `pid` with their command lines."""
-    out = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                ppid = int(f.read().split(")")[-1].split()[1])
-            if ppid == pid:
-                with open(f"/proc/{d}/cmdline", "rb") as f:
-                    out[int(d)] = f.read().replace(b"\0", b" ").decode()
-        except (OSError, ValueError, IndexError):
-            continue
-    return out
+_alive = proclist.alive
+_children = proclist.children
 
 
 def _env(tmp, **extra) -> dict:
