@@ -218,6 +218,10 @@ def describe(records: list[dict]) -> list[str]:
         elif f == "stall" and r.get("action") == "end":
             lines.append(f"server continued (SIGCONT) at t={r['t']:.1f} s"
                          + (" (cut short: the run ended)" if r.get("cut_short") else ""))
+    for r in records:
+        if r.get("kind") == "crash":
+            lines.append(f"{r.get('actor')} died of a statement error it did not handle "
+                         f"({r.get('outcome')}: {r.get('error')}), t={r['t']:.1f} s")
     reconnects = sum(1 for r in records if r.get("kind") == "fault"
                      and r.get("fault") == "reconnect")
     if reconnects:

@@ -205,6 +205,10 @@ class RealDriver:
                 eff = gen.throw(throw) if throw is not None else gen.send(send)
             except StopIteration as stop:
                 return stop.value
+            except fx.StatementFailed as exc:  # not handled by the actor: it dies of it,
+                # recorded as the simulation records it (docs/trace.md, `crash`)
+                self.record(task.actor, "crash", error=redact(str(exc)), outcome=exc.outcome)
+                raise
             send, throw = None, None
             if task.cancel.is_set():  # boundary before the effect
                 gen.close()

@@ -216,6 +216,7 @@ class _Actor(threading.Thread):
         super().__init__(name=f"live-{actor}", daemon=True)
         self.driver, self.program, self.actor, self.cancel = driver, program, actor, cancel
         self.error: str | None = None
+        self.died: str | None = None  # of a statement error it did not handle (a `crash`)
 
     def run(self) -> None:
         from .driver import Cancelled
@@ -223,6 +224,9 @@ class _Actor(threading.Thread):
             self.driver.run(self.program, self.actor, cancel=self.cancel)
         except Cancelled:
             pass
+        except fx.StatementFailed as exc:  # the protocol's own way to end (the reference's
+            # task dies of it): the run goes on without it, as in the simulation
+            self.died = redact(f"{self.actor} died of an unhandled statement error: {exc}")
         except BaseException as exc:  # a driver or actor bug: the run ends as a crash
             self.error = redact(f"{self.actor}: {type(exc).__name__}: {exc}")
 
@@ -367,6 +371,8 @@ def _drive(cfg, sw, variant, settings, scenario, spec, sql, run_dir, res, admin,
             errors = [a.error for a in actors if a.error]
             if errors and res.reason != "server_lost":
                 res.reason, res.error = "crash", "; ".join(errors)
+            elif any(a.died for a in actors) and res.error is None:
+                res.error = "; ".join(a.died for a in actors if a.died)
             row = None
             if res.reason != "server_lost":
                 row = bounded(lambda: _final_row(admin, sql, res.run_id),

@@ -211,6 +211,17 @@ def test_a_drop_closes_the_session_and_the_next_statement_reopens_it():
     assert [r["kind"] for r in d.trace.records][-1] == "ok"
 
 
+def test_an_actor_that_does_not_handle_a_failure_dies_of_it_with_a_crash_record():
+    d, task, _ = _driver(_spec(read_run_status={"fail": 1.0}), worker=None)
+
+    def actor():
+        yield fx.ReadRunStatus("run-1")
+    with pytest.raises(fx.StatementFailed):
+        d.run(actor(), "orchestrator")
+    crash = [r for r in d.trace.records if r["kind"] == "crash"]
+    assert [(r["actor"], r["outcome"]) for r in crash] == [("orchestrator", "fail")]
+
+
 def test_settle_returns_failed_parts_in_place_instead_of_raising():
     """tasks.py retries just the connections that failed; the live driver used to raise."""
     d, task, _ = _driver(_spec(connect={"fail": 1.0}))
@@ -433,6 +444,18 @@ def test_live_3s_server_stall_is_survived(tmp_path):
            and st[0]["t"] <= r["t"] <= st[1]["t"] + tr.param("L")]
     assert hit, "no statement noticed the stall"
     _judged_clean(tr, out)
+    _nothing_left(tmp_path)
+
+
+@pytest.mark.live
+def test_live_reference_left_starting_by_an_unhandled_timeout_is_caught(tmp_path):
+    """The same checkers find the reference's error-path bug live: its start_run does not
+    handle a timed-out event insert, the orchestrator task dies, the run stays STARTING."""
+    rc, out, tr, err = _live(tmp_path, "info=insert_event:1", "--variant", "reference")
+    assert rc == 1 and out["reason"] == "finished" and out["status"] == "STARTING", err[-1500:]
+    assert [r["actor"] for r in tr.of("crash")] == ["orchestrator"]
+    assert "died of an unhandled statement error" in out["error"]
+    assert [v["property"] for v in out["verdict"]["violated"]] == ["LIVE-AFTER-HEAL"]
     _nothing_left(tmp_path)
 
 
