@@ -496,3 +496,32 @@ def test_interrupt_or_kill_during_a_stall_leaves_the_server_continued_and_reaped
     assert not [k for k in kids if proclist.alive(k)], {k: kids[k] for k in kids
                                                         if proclist.alive(k)}
     assert os.listdir(tmp_path) == []
+
+
+# --- the run picture ----------------------------------------------------------------------
+
+def test_the_run_picture_marks_deaths_and_stalls_only_where_they_happened():
+    from phaselab.reports import fault_marks
+    from phaselab.reports.run_plot import figure
+    base = [{"t": 0.0, "kind": "run", "world": "live", "params": {}},
+            {"t": 1.0, "kind": "worker_state", "worker": "worker-0", "phase": "WARMUP"},
+            {"t": 1.0, "kind": "worker_state", "worker": "worker-1", "phase": "WARMUP"},
+            {"t": 9.0, "kind": "run_end", "status": "COMPLETED", "phase": "COMPLETED"}]
+    faulty = base[:3] + [
+        {"t": 2.0, "kind": "fault", "fault": "stall", "action": "start", "until": 5.0},
+        {"t": 5.0, "kind": "fault", "fault": "stall", "action": "end"},
+        {"t": 6.0, "kind": "fault", "fault": "worker_crash", "worker": "worker-1",
+         "step": "hook"},
+        {"t": 6.1, "kind": "proc", "action": "exit", "worker": "worker-1", "code": -9,
+         "requested": False},
+        {"t": 8.5, "kind": "proc", "action": "exit", "worker": "worker-0", "code": 0,
+         "requested": True}] + base[3:]
+    tr = Trace(faulty)
+    assert fault_marks.deaths(tr) == {"worker-1": 6.0}
+    assert fault_marks.stalls(tr) == [(2.0, 5.0)]
+
+    def gids(trace):
+        fig = figure(trace, "t")
+        return {a.get_gid() for ax in fig.axes for a in ax.get_children() if a.get_gid()}
+    assert {"death:worker-1", "stall"} <= gids(tr)
+    assert not {g for g in gids(Trace(base)) if g.startswith("death") or g == "stall"}

@@ -42,6 +42,8 @@ def figure(trace: Trace, title: str, violations: list[tuple[str, float]] = ()):
     """violations: (property id, t) to mark as red lines across the worker rows."""
     from matplotlib.figure import Figure  # lazily: only when a plot is asked for
     from matplotlib.patches import Patch
+
+    from phaselab.reports import fault_marks
     end = trace.end_t()
     workers = trace.workers()
     shown = workers[:MAX_WORKERS]
@@ -105,6 +107,7 @@ def figure(trace: Trace, title: str, violations: list[tuple[str, float]] = ()):
                                                        "PROCESSING", "COMPLETED")]
     legend += [rows.plot([], [], MARKER_STYLE[n][0], color=MARKER_STYLE[n][1],
                          label=n.replace("_", " "))[0] for n in MARKER_STYLE]
+    legend += fault_marks.draw(trace, (orch, rows, hist), rows, shown)  # deaths, stalls
     rows.legend(handles=legend, fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
 
     width = 0.5 if end < 120 else max(1.0, round(end / 200))
