@@ -411,7 +411,8 @@ class RealDriver:
                         applied=applied)
             raise fx.StatementFailed(e.op, "timeout, outcome unknown", fm.INFO)
         error = "connection dropped" if fault == fm.DROP else "injected error"
-        if fault == fm.DROP and not isinstance(e, fx.Connect):
+        if fault == fm.DROP and not isinstance(e, (fx.Connect, fx.SetQueryTag)):
+            # (a benchmark session's statements: it stays open, the statement just fails)
             stale, task.control = task.control, None
             task.dropped = True
             if stale is not None:
