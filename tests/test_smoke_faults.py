@@ -525,3 +525,21 @@ def test_the_run_picture_marks_deaths_and_stalls_only_where_they_happened():
         return {a.get_gid() for ax in fig.axes for a in ax.get_children() if a.get_gid()}
     assert {"death:worker-1", "stall"} <= gids(tr)
     assert not {g for g in gids(Trace(base)) if g.startswith("death") or g == "stall"}
+
+
+def test_the_live_header_states_the_faults_and_a_fault_free_one_is_unchanged():
+    from phaselab.smoke import smoke_config
+    from protocol.variants import variant
+    from real_backend.live import LiveSettings, header
+    cfg, sw = smoke_config(2, 2, 1.0, 4.0), variant("fixed")
+    spec = load("crash=worker-1:hook", workers=2, default_heal_s=5, backend="embedded")
+    plain = header(cfg, sw, "fixed", LiveSettings(), "smoke-x", None)
+    faulty = header(cfg, sw, "fixed", LiveSettings(faults=spec, fault_seed=4), "smoke-x", None)
+    assert "faults" not in plain and plain["params"]["seq_gaps"] is False
+    assert "heal_deadline_s" not in plain["params"]
+    assert faulty["faults"]["crashes"] == [{"worker": "worker-1", "step": "hook", "at_s": 0.0}]
+    # an injected info is reported when the connector's statement timeout would report it
+    assert faulty["faults"]["info_timeout_s"] == 1.0 and faulty["live"]["fault_seed"] == 4
+    assert faulty["params"]["seq_gaps"] is True  # a timed-out NEXTVAL may leave a gap
+    assert faulty["params"]["heal_deadline_s"] >= faulty["params"]["heal_at_s"] == 35.0
+    assert fm.spec_from_dict(faulty["faults"]).as_dict() == faulty["faults"]
