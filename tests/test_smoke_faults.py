@@ -391,7 +391,9 @@ def _judged_clean(tr: Trace, out: dict) -> dict:
     return js
 
 
-def _nothing_left(tmp):
+def _nothing_left(tmp, out=None):
+    if out is not None:
+        assert out["schema_dropped"] and out["schema_fate"] == "dropped", out["schema_fate"]
     deadline = time.monotonic() + 5  # a reaped worker's zombie may linger a moment
     while time.monotonic() < deadline and proclist.mentioning(str(tmp)):
         time.sleep(0.1)
@@ -414,8 +416,7 @@ def test_live_killed_worker_fails_the_run_cleanly(tmp_path):
     assert d[0]["after_s"] <= tr.param("dead_s") + tr.param("health_refresh_s") \
         + tr.param("P") + tr.param("L")
     _judged_clean(tr, out)
-    assert out["schema_fate"] == "dropped"
-    _nothing_left(tmp_path)
+    _nothing_left(tmp_path, out)
 
 
 @pytest.mark.live
@@ -428,7 +429,7 @@ def test_live_failing_statement_kind_is_retried_to_completion(tmp_path):
     assert out["faults"]["fired"][0].endswith("fail on merge_heartbeat")
     assert out["status"] == "COMPLETED"  # fixed retries a failed heartbeat: nobody dies
     _judged_clean(tr, out)
-    _nothing_left(tmp_path)
+    _nothing_left(tmp_path, out)
 
 
 @pytest.mark.live
@@ -444,7 +445,7 @@ def test_live_3s_server_stall_is_survived(tmp_path):
            and st[0]["t"] <= r["t"] <= st[1]["t"] + tr.param("L")]
     assert hit, "no statement noticed the stall"
     _judged_clean(tr, out)
-    _nothing_left(tmp_path)
+    _nothing_left(tmp_path, out)
 
 
 @pytest.mark.live
