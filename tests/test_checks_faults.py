@@ -59,11 +59,31 @@ def test_live_after_heal_not_judged_without_faults_or_before_its_bound():
     assert outcome(early, "LIVE-AFTER-HEAL").outcome == "not judged"
 
 
-def test_timed_properties_are_not_judged_once_faults_fired():
+def test_timed_properties_are_not_judged_once_statement_faults_fired():
     b = fault_run().hb(1.0, "worker-0", "STARTING").hb(40.0, "worker-0", "READY")
+    b.add(3.0, "fail", actor="worker-0", op="merge_heartbeat", error="injected error")
     assert outcome(b, "HB-GAP").outcome == "not judged"
-    b.drop(lambda r: r["kind"] == "fault")
+    b.drop(lambda r: r["kind"] in ("fault", "fail"))
     assert outcome(b, "HB-GAP").outcome == "failed"  # the same gap, no fault: judged
+
+
+def test_timed_properties_are_judged_when_only_worker_processes_were_killed():
+    """A killed worker slows no statement, so the bounds stand: another worker's heartbeat gap
+    is a violation, and a death the run never noticed is one for HB-DEAD-DETECTION."""
+    b = fault_run().hb(1.0, "worker-0", "STARTING").hb(40.0, "worker-0", "READY")
+    assert outcome(b, "HB-GAP").outcome == "failed"
+    missed = fault_run().status(1.0, "STARTING", "RUNNING", phase="MEASUREMENT")
+    missed.hb(1.5, "worker-1", "RUNNING").proc(2.0, "worker-1", "exit", code=-9)
+    missed.event(3.0, 1, "STOP", reason="duration_elapsed")
+    missed.status(3.1, "RUNNING", "STOPPING").status(4.0, "STOPPING", "COMPLETED")
+    missed.run_end(200.0)
+    j = outcome(missed, "HB-DEAD-DETECTION")
+    assert j.outcome == "failed" and "without detecting" in j.violations[0].message
+    seen = fault_run().status(1.0, "STARTING", "RUNNING", phase="MEASUREMENT")
+    seen.hb(1.5, "worker-1", "RUNNING").proc(2.0, "worker-1", "exit", code=-9)
+    seen.event(3.0, 1, "STOP", reason="worker_failure").status(3.1, "RUNNING", "FAILED")
+    seen.run_end(200.0)
+    assert outcome(seen, "HB-DEAD-DETECTION").outcome == "passed"
 
 
 def user_stop_case(stop_emitted_at: float | None) -> TraceBuilder:

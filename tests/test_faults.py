@@ -102,6 +102,22 @@ def test_worker_crash_is_detected_and_fixed_ends_terminal(step):
     assert v["LIVE-AFTER-HEAL"].outcome == "passed"
 
 
+def test_fixed_notices_a_worker_killed_just_before_the_duration_stop():
+    """worker-0 dies at t=16.63, after the orchestrator's last RUNNING iteration looked and
+    before the one that writes STOPPING (duration elapsed). Fixed once checked for silent
+    exits only after an iteration, when STATUS was already STOPPING, and so ended COMPLETED
+    without worker-0's last second; now it asks before acting on the read, and fails."""
+    res = run_scenario(baseline(), 28, "fixed", [
+        "workers=2", "connections_per_worker=2", "warmup_s=0", "duration_s=10",
+        "think_time_s=0.2", "dashboards=1", "scheme=push", "faults.heal_at_s=30",
+        "faults.crash={worker-0=16.63}"])
+    stops = [r["payload"]["reason"] for r in records(res, "event_emit", type="STOP")]
+    assert res.status == "FAILED" and stops == ["worker_failure"]
+    v = verdict(res)
+    assert v["HB-DEAD-DETECTION"].outcome == "passed"  # judged: the only fault killed a worker
+    assert violated(res) == set()
+
+
 def test_stall_holds_statements_until_it_ends_and_fixed_finishes():
     res = run("fixed", 3, "faults.stall={start_s=4, length_s=3}")
     stalls = records(res, "fault", fault="stall")

@@ -415,6 +415,9 @@ def test_live_killed_worker_fails_the_run_cleanly(tmp_path):
     assert [x["worker"] for x in d] == ["worker-1"] and d[0]["detected_by"], d
     assert d[0]["after_s"] <= tr.param("dead_s") + tr.param("health_refresh_s") \
         + tr.param("P") + tr.param("L")
+    # the only fault killed a worker: the timed properties are judged, not waived
+    v = {j.property_id: j.outcome for j in judge(tr)}
+    assert v["HB-DEAD-DETECTION"] == "passed", v
     _judged_clean(tr, out)
     _nothing_left(tmp_path, out)
 

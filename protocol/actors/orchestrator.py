@@ -210,6 +210,28 @@ def silent_exits(st: OrchestratorState, live: int):
     return max(0, len(st.spawned) - live - counts.completed)
 
 
+def failed_on_silent_exit(st: OrchestratorState, status: str, live: int | None = None):
+    """Fixed: if a worker process is gone without a final heartbeat while the run is STARTING
+    or RUNNING, fail the run. Returns whether it did. Asked before an iteration acts on its
+    read as well as after it (block 16), so a death in the last poll period before the
+    duration rule fires is not hidden behind the STOPPING it writes (found by judging
+    HB-DEAD-DETECTION on runs whose only fault is a killed worker)."""
+    if not (st.sw.fail_on_silent_exit and st.spawned
+            and status in (ph.STARTING, ph.RUNNING) and not st.stopping):
+        return False
+    if live is None:
+        if st.adopted:  # its workers are counted by a statement: only once, after the iteration
+            return False
+        live = yield LiveWorkers()
+    if live >= len(st.spawned):
+        return False
+    gone = yield from silent_exits(st, live)
+    if gone:
+        yield from fail_run(st, ev.WORKER_FAILURE, f"{gone} worker process(es) exited "
+                            "without a final heartbeat")
+    return bool(gone)
+
+
 def poll_loop(st: OrchestratorState):
     while True:
         yield Sleep(st.cfg.orchestrator_poll_s)
@@ -222,6 +244,8 @@ def poll_loop(st: OrchestratorState):
         if starting_too_long(st, row):
             yield from fail_run(st, ev.WORKER_FAILURE, "STARTING timed out")
             continue
+        if (yield from failed_on_silent_exit(st, row.status)):
+            continue
         try:
             status = yield from poll_iteration(st, row)
         except StatementFailed:
@@ -229,13 +253,8 @@ def poll_loop(st: OrchestratorState):
                 raise  # upstream: the poll-loop task dies of it
             continue  # fixed: the next iteration starts afresh
         live = yield from live_workers(st, status)  # 16. exit checks
-        if (st.sw.fail_on_silent_exit and st.spawned and live < len(st.spawned)
-                and status in (ph.STARTING, ph.RUNNING) and not st.stopping):
-            gone = yield from silent_exits(st, live)
-            if gone:
-                yield from fail_run(st, ev.WORKER_FAILURE, f"{gone} worker process(es) exited "
-                                    "without a final heartbeat")
-                status = ph.FAILED
+        if (yield from failed_on_silent_exit(st, status, live)):
+            status = ph.FAILED
         if st.spawned and live == 0:
             break
         if st.stopping:

@@ -77,7 +77,10 @@ def lost_with_app(trace: Trace, t: float) -> bool:
 # Properties whose bound assumes every statement succeeds within L: during faults a statement
 # may time out (info_timeout_s), stall or be retried, so on a trace where faults fired they
 # are not judged, and LIVE-AFTER-HEAL judges the run's liveness instead. Safety properties
-# (orders, guards, grammars, tags, epochs, sequence ids) are judged on every trace.
+# (orders, guards, grammars, tags, epochs, sequence ids) are judged on every trace. A run
+# whose only faults were killed worker processes keeps every statement within L, and a
+# death is what HB-DEAD-DETECTION and the exit properties are written for, so such a run is
+# judged on its timed properties too (crash_only).
 TIMED = frozenset({
     "RUN-WARMUP-LENGTH", "RUN-MEASUREMENT-LENGTH", "EV-CONVERGE", "EV-STOP-DELIVERY",
     "HB-GAP", "HB-DEAD-DETECTION", "LIVE-WORKER-EXIT", "LIVE-RUN-TERMINATES", "PH-HOOK-ONCE",
@@ -96,7 +99,19 @@ def faults_fired(trace: Trace) -> bool:
     return cached
 
 
+def crash_only(trace: Trace) -> bool:
+    """Whether every fault that fired killed a worker process: no statement failed, timed out,
+    slowed, dropped or stalled, no throttle, no lying clock, no API restart."""
+    spec = trace.header.get("faults")
+    if not isinstance(spec, dict) or spec.get("throttle") or spec.get("clock_offset_s") \
+            or spec.get("clock_drift") or trace.of("fail") or trace.of("info"):
+        return False
+    fired = trace.of("fault")
+    return bool(fired) and all(r.get("fault") == "worker_crash" for r in fired)
+
+
 def require_fault_free(trace: Trace, property_id: str) -> None:
-    """Raise NotJudged for a timed property on a trace where faults fired."""
-    if property_id in TIMED and faults_fired(trace):
+    """Raise NotJudged for a timed property on a trace where faults other than killed worker
+    processes fired."""
+    if property_id in TIMED and faults_fired(trace) and not crash_only(trace):
         raise NotJudged("a fault-free bound; faults fired (LIVE-AFTER-HEAL judges liveness)")
