@@ -23,7 +23,8 @@ def epoch_agg_monotone(trace: Trace) -> Iterator[Violation]:
     RUNNING."""
     aggs = [a for a in trace.of("live_agg") if _total(a) is not None]
     if not aggs:
-        raise NotJudged("no live_agg records (no driver records the live aggregate yet)")
+        raise NotJudged("no live_agg records (only a run with a load mode records the live "
+                        "aggregate)")
     spawned: dict = {}  # a worker counts as live from its spawn (mid-run spawns, §5.5)
     for p in trace.of("proc"):
         if p.get("action") == "spawn":

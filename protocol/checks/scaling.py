@@ -270,6 +270,8 @@ def worker_cap(trace: Trace) -> Iterator[Violation]:
             continue  # the Q bounds hold only fault-free (the cap above always)
         states, before = [], None  # target changes applied at once, after start-up
         for r in trace.by_worker("worker_state").get(w, []):
+            if not isinstance(r.get("target"), int):
+                continue  # a phase change that states no target
             if r.get("target") != before and r.get("source") not in (
                     "startup", "wait", "ramp_start", "ramp"):
                 states.append(r)
@@ -281,7 +283,7 @@ def worker_cap(trace: Trace) -> Iterator[Violation]:
             prev = [c for c in cs if c["t"] < r["t"] - TOL]
             growing = not prev or t > prev[-1].get("running", 0)
             due = r["t"] + (grow_s if growing else shrink_s)
-            if due >= min(nxt, end) or not isinstance(t, int):
+            if due >= min(nxt, end):
                 continue  # superseded, or the run stopped first: nothing to hold it to
             upto = [c for c in later if c["t"] <= due + TOL]
             if not any(c.get("running") == t and c.get("live", 0) <= max(t, cap) for c in upto):
