@@ -320,3 +320,18 @@ def test_findmax_step_not_judged_without_step_start_times():
     b = _step_run().edit(lambda r: r["kind"] == "ctrl_eval", t0=None)
     assert _outcome(b, "SC-FINDMAX-STEP").outcome == "not judged"
     assert _outcome(clean_run(), "SC-FINDMAX-STEP").outcome == "passed"
+
+
+# --- EPOCH-AGG-MONOTONE with a mid-run spawn (the live_agg records of a load mode) ----------
+
+def test_agg_monotone_judges_before_a_worker_spawned_later_exists():
+    """A worker spawned mid-run (§5.5) is live from its spawn: the fall at t=21 comes while
+    both initial workers are past their hooks, before worker-2 exists."""
+    b = clean_run(load_mode="FIND_MAX", scaling_mode="AUTO")
+    for t, n in ((18.0, 30), (19.0, 40), (21.0, 12), (22.0, 50)):
+        b.add(t, "live_agg", "orchestrator", ops_total=n, current_per_sec=10.0, workers=2)
+    b.proc(25.0, "worker-2", "spawn").hook(27.0, 27.2, "worker-2")
+    assert_violation(violations(b, "EPOCH-AGG-MONOTONE"), "EPOCH-AGG-MONOTONE",
+                     "fell from 40", "to 12")
+    b = b.edit(lambda r: r["kind"] == "live_agg" and r["t"] == 21.0, ops_total=45)
+    assert violations(b, "EPOCH-AGG-MONOTONE") == []
