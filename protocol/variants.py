@@ -142,9 +142,10 @@ class Switches:
     qps_min_step: bool = False
     # §10.1-10.2: the orchestrator's live aggregate sums every worker's counters since its
     # last reset, so a worker's warmup counts stay in the total until its first post-hook
-    # snapshot replaces them, and a second hook (a mid-run worker replaying SET_PHASE, §5.5)
-    # resets them again: ops.total falls while RUNNING (reference). Fixed sums only
-    # snapshots taken after their worker's measurement reset (issue 11, EPOCH-AGG-MONOTONE).
+    # snapshot replaces them: ops.total falls while RUNNING just after the last hook
+    # (reference; EPOCH-AGG-MONOTONE). Fixed sums only snapshots taken after their worker's
+    # measurement reset. (A second reset, a mid-run worker replaying SET_PHASE, §5.5, would
+    # still show; fixed's forward-only phase adoption prevents it.)
     live_agg_counts: str = "all"
     # §9.3 grow spawns min(t - running, cap - live) tasks, so a grow that comes while
     # stop-signalled tasks still finish their operation stays short of t until the next
