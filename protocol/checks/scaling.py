@@ -9,6 +9,7 @@ records is not judged.
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import Iterator
 
 from protocol import scaling as sc
@@ -388,13 +389,21 @@ def findmax_step(trace: Trace) -> Iterator[Violation]:
     hooks: dict[str, float] = {}
     for h in trace.of("hook"):
         hooks.setdefault(h.get("worker"), h.get("end", h["t"]))
+    measured, any_epoch = [], []  # finishes after each worker's first reset, sorted
+    for w, fs in fin.items():
+        reset = hooks.get(w, float("inf"))
+        measured += [f for f, ep in fs if ep >= 1 and f > reset]
+        any_epoch += [f for f, _ in fs if f > reset]
+    measured.sort()
+    any_epoch.sort()
+
+    def between(xs, a, b):  # how many of the sorted xs lie in (a, b]
+        return max(0, bisect_right(xs, b) - bisect_right(xs, a))
+
     for e in steps:
         t0, te = e["t0"], e["t"]
-        lo = hi = 0
-        for w, fs in fin.items():
-            reset = hooks.get(w, float("inf"))
-            lo += sum(1 for f, ep in fs if ep >= 1 and max(t0, reset) < f <= te - stale)
-            hi += sum(1 for f, _ in fs if max(t0 - stale, reset) < f <= te)
+        lo = between(measured, t0, te - stale)
+        hi = between(any_epoch, t0 - stale, te)
         if not lo - TOL <= e["ops"] <= hi + TOL:
             yield Violation("SC-FINDMAX-STEP", f"step {e.get('step')} ([{ft(t0)}, {ft(te)}]) "
                             f"counted {e['ops']:g} ops; the measurement-epoch operations that "
