@@ -48,6 +48,7 @@ class LiveAggregate:
     true_threads: int | None = None
     measured_ops: int = 0
     measured_errors: int = 0
+    per_worker: tuple = ()  # (worker id, resets, ops, errors) of each fresh snapshot
 
 
 @dataclass
@@ -78,4 +79,5 @@ class LiveCache:
             p95_ms=max(p95) if p95 else None, p99_ms=max(p99) if p99 else None,
             phases=tuple(s.phase for s in snaps),
             measured_ops=sum(s.total_ops for s in snaps if s.resets >= 1),
-            measured_errors=sum(s.errors for s in snaps if s.resets >= 1))
+            measured_errors=sum(s.errors for s in snaps if s.resets >= 1),
+            per_worker=tuple((s.worker_id, s.resets, s.total_ops, s.errors) for s in snaps))

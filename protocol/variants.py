@@ -143,8 +143,9 @@ class Switches:
     # §10.1-10.2: the orchestrator's live aggregate sums every worker's counters since its
     # last reset, so a worker's warmup counts stay in the total until its first post-hook
     # snapshot replaces them: ops.total falls while RUNNING just after the last hook
-    # (reference; EPOCH-AGG-MONOTONE). Fixed sums only snapshots taken after their worker's
-    # measurement reset. (A second reset, a mid-run worker replaying SET_PHASE, §5.5, would
+    # (reference; EPOCH-AGG-MONOTONE), as it does when lost POSTs let a snapshot expire.
+    # Fixed sums, per worker, the last snapshot taken after its measurement reset, kept when
+    # the snapshot expires. (A second reset, a mid-run worker replaying SET_PHASE, §5.5, would
     # still show; fixed's forward-only phase adoption prevents it.)
     live_agg_counts: str = "all"
     # §9.3 grow spawns min(t - running, cap - live) tasks, so a grow that comes while

@@ -180,3 +180,32 @@ def test_mode_runs_record_task_counts_within_the_cap():
     counts = tr.of("task_count")
     assert counts and max(c["live"] for c in counts) <= tr.param("max_connections")
     assert any(c["live"] > c["running"] for c in counts)  # a shrink's tasks end later
+
+
+# --- lost metrics POSTs (faults.statements.post_metrics) --------------------------------------
+
+LOST_POSTS = ["faults.heal_at_s=18", "faults.statements.post_metrics.fail=0.97"]
+
+
+def test_lost_posts_empty_the_cache_and_the_reference_resets_the_qps_total():
+    """§9.5: an empty live cache reads as 0 threads and sets every worker back to the
+    starting level; the sim shows it once POSTs are lost (the cache never empties while
+    workers post)."""
+    _, ref = run(QPS, seed=1, variant="reference", sets=LOST_POSTS)
+    assert [r for r in ref.of("fault") if r.get("fault") == "post_lost"]
+    v = [v for v in check(ref) if v.property_id == "SC-QPS-ENVELOPE"]
+    assert v and "read 0 threads while workers ran" in v[0].message
+    _, held = run(QPS, seed=1, variant="reference",
+                  sets=LOST_POSTS + ["variant.switches.qps_empty_cache=hold"])
+    assert "SC-QPS-ENVELOPE" not in ids(held)
+    _, fix = run(QPS, seed=1, sets=LOST_POSTS)
+    assert {"SC-QPS-ENVELOPE", "EPOCH-AGG-MONOTONE"}.isdisjoint(ids(fix))
+
+
+def test_fixed_keeps_a_workers_count_when_its_snapshot_expires():
+    """A lost POST lets a worker's snapshot expire: summed as the cache holds them the total
+    falls (live_agg_counts = all); fixed keeps each worker's last measured count."""
+    _, all_ = run(QPS, seed=3, sets=LOST_POSTS + ["variant.switches.live_agg_counts=all"])
+    assert "EPOCH-AGG-MONOTONE" in ids(all_)
+    _, fix = run(QPS, seed=3, sets=LOST_POSTS)
+    assert {j.property_id: j.outcome for j in judge(fix)}["EPOCH-AGG-MONOTONE"] == "passed"

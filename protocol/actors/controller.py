@@ -39,6 +39,7 @@ class Controller:
     last_rollup: tuple | None = None
     enrichment: object = None  # the enrichment task T7/T8 started
     step_spawn_wait_s: float = 0.0  # how long the current FIND_MAX step's spawns blocked
+    measured: dict = field(default_factory=dict)  # worker -> (ops, errors) after its reset
 
 
 def get(st: OrchestratorState) -> Controller | None:
@@ -260,10 +261,16 @@ def rollup(st, c: Controller, status: str, counts, agg=None, force: bool = False
 def read_live_aggregate(st: OrchestratorState):
     """Block 11: the aggregate the controllers steer by, recorded as `live_agg` (judged by
     EPOCH-AGG-MONOTONE). Fixed (live_agg_counts = measured) counts a worker's ops and errors
-    only from snapshots taken after its measurement reset."""
+    only from snapshots taken after its measurement reset, and keeps a worker's last such
+    count when its snapshot expires (a lost POST, an exited worker)."""
     agg = yield ReadLiveCache(st.run_id)
-    if st.sw.live_agg_counts == "measured":
-        agg = replace(agg, total_ops=agg.measured_ops, errors=agg.measured_errors)
+    c = get(st)
+    if st.sw.live_agg_counts == "measured":  # a lost POST or an exit is no reading: keep
+        for w, resets, ops, errors in agg.per_worker:  # the worker's last measured count
+            if resets >= 1:
+                c.measured[w] = (ops, errors)
+        agg = replace(agg, total_ops=sum(o for o, _ in c.measured.values()),
+                      errors=sum(e for _, e in c.measured.values()))
     yield note("live_agg", ops_total=agg.total_ops, errors=agg.errors,
                current_per_sec=round(agg.current_qps, 3), workers=agg.workers,
                target_connections=agg.target_connections)

@@ -368,6 +368,8 @@ def findmax_step(trace: Trace) -> Iterator[Violation]:
     steps = [e for e in _fm_steps(_evals(trace, "FIND_MAX")) if e.get("outcome") is not None]
     if not steps:
         return
+    if faults_fired(trace):  # both bounds (P, the cache's lag) hold only fault-free
+        raise NotJudged("fault-free bounds (P, one POST period); faults fired")
     if any(not isinstance(e.get("t0"), (int, float)) or "spawn_wait_s" not in e
            or not isinstance(e.get("ops"), (int, float)) for e in steps):
         raise NotJudged("FIND_MAX ctrl_eval records lack t0, spawn_wait_s or ops")
@@ -375,7 +377,7 @@ def findmax_step(trace: Trace) -> Iterator[Violation]:
     if not isinstance(step_s, (int, float)):
         raise NotJudged("the header states no step_duration_s")
     slack, stale = _bound(trace, "eval_slack_s"), _bound(trace, "metrics_stale_s")
-    for e in steps if not faults_fired(trace) else ():
+    for e in steps:
         due = e["t0"] + step_s + e["spawn_wait_s"] + slack
         if e["t"] > due + TOL:
             yield Violation("SC-FINDMAX-STEP", f"step {e.get('step')} started at "
