@@ -18,8 +18,9 @@ KEYS = {
     "statements": ("per statement kind (or `default`): a table of per-call probabilities "
                    "`fail` (an error), `info` (a timeout whose outcome is unknown), `slow` "
                    "(latency from `slow`), `drop` (the session drops and is reopened); their "
-                   "sum at most 1. Benchmark queries and notices are never hit",
-                   "kinds of [latency]"),
+                   "sum at most 1. Benchmark queries and notices are never hit. "
+                   "`post_metrics`: a worker's 1 s metrics POST, lost when hit (never by "
+                   "`default`)", "kinds of [latency], `post_metrics`"),
     "info_applied": ("chance that an `info` statement took effect (decided per call by the "
                      "seed)", "0 to 1"),
     "info_timeout_s": ("how long a client waits before an `info` (its statement timeout)",

@@ -288,8 +288,9 @@ def _faults(path: str, raw: dict) -> dict:
     if "faults" not in raw:
         return {}
     from phaselab.fault_spec import FaultSpecError, parse
+    from protocol.faults import POST_METRICS
     try:
-        spec, slow = parse(raw["faults"], LATENCY_OPS)
+        spec, slow = parse(raw["faults"], LATENCY_OPS + (POST_METRICS,))
     except FaultSpecError as exc:
         raise ScenarioError(f"{path}: {exc}") from None
     return {"faults": spec, "slow_latency": slow}

@@ -88,3 +88,24 @@ def starting_timeout_s(cfg: RunConfig) -> float:
     nothing can still make the run RUNNING (e.g. a restarted API adopted a run whose workers
     were never spawned)."""
     return cfg.wait_timeout_s + cfg.dead_s
+
+
+METRICS_PERIOD_S = 1.0  # a worker's metrics POST period (reference-protocol.md §10.1, §12)
+
+
+def scaling_bounds(params: dict) -> dict:
+    """The slack of the scaling properties (invariants.md §E), from a header's P, E, L, Q.
+
+    Derived at check time rather than stored in the header, so traces without a load mode
+    keep their header as it was. `ramp_slack_s` (SC-RAMP-MONOTONE): one main-loop period
+    with its statements and a scale-up's prewarm, which E already bounds. `shrink_s` /
+    `grow_s` (SC-WORKER-CAP): a stop-signalled task ends after its current operation (Q);
+    growing first creates connections, bounded by the prewarm inside E. `eval_slack_s`
+    (SC-FINDMAX-STEP): the evaluation runs in the first poll-loop iteration past the step's
+    end, so within P. `metrics_stale_s`: how old the live cache's view of a worker's counters
+    may be: one POST period plus a statement."""
+    P, E, L, Q = (params.get(k) for k in ("P", "E", "L", "Q"))
+    if not all(isinstance(x, (int, float)) for x in (P, E, L, Q)):
+        return {}
+    return {"ramp_slack_s": E + L, "shrink_s": Q + L, "grow_s": Q + E + L,
+            "eval_slack_s": P + L, "metrics_stale_s": METRICS_PERIOD_S + L}

@@ -126,6 +126,11 @@ class FaultSpec:
 
 NO_FAULTS = FaultSpec()
 
+# A worker's 1 s metrics POST to the API (§10.1), faulted only when the spec names it (never
+# by `default`): a lost POST leaves the live cache to expire the worker's snapshot, which is
+# how the reference's empty-cache QPS reset (§9.5) shows.
+POST_METRICS = "post_metrics"
+
 # Statement kinds no fault touches: benchmark queries (their errors are the workload's, not
 # the protocol's) and the in-process notices of push coordination.
 UNFAULTED_OPS = frozenset({"benchmark", "notify"})

@@ -140,6 +140,18 @@ class Switches:
     # §9.5: a QPS step that rounds to 0 threads outside the band leaves the rate short of
     # the target for good (reference); fixed moves at least one thread (scaling.qps_evaluate).
     qps_min_step: bool = False
+    # §10.1-10.2: the orchestrator's live aggregate sums every worker's counters since its
+    # last reset, so a worker's warmup counts stay in the total until its first post-hook
+    # snapshot replaces them: ops.total falls while RUNNING just after the last hook
+    # (reference; EPOCH-AGG-MONOTONE), as it does when lost POSTs let a snapshot expire.
+    # Fixed sums, per worker, the last snapshot taken after its measurement reset, kept when
+    # the snapshot expires. (A second reset, a mid-run worker replaying SET_PHASE, §5.5, would
+    # still show; fixed's forward-only phase adoption prevents it.)
+    live_agg_counts: str = "all"
+    # §9.3 grow spawns min(t - running, cap - live) tasks, so a grow that comes while
+    # stop-signalled tasks still finish their operation stays short of t until the next
+    # `_scale_to` (reference; SC-WORKER-CAP); fixed starts the missing tasks as those end.
+    task_top_up: bool = False
 
 
 # The switches that only the scaling modes read: a run without a [scaling] table leaves them
@@ -148,7 +160,7 @@ SCALING_SWITCHES = ("target_distribution", "target_floor_within_cap",
                     "findmax_stop_when_clamped", "findmax_baseline", "qps_empty_cache",
                     "final_rollup", "findmax_announces_stop", "spawn_wait_honours_stop",
                     "hook_before_tasks", "controller_end_guard", "spawn_wait_in_timed_modes",
-                    "ramp_settles", "qps_min_step")
+                    "ramp_settles", "qps_min_step", "live_agg_counts", "task_top_up")
 
 SWITCH_CHOICES: dict[str, tuple[Any, ...] | type] = {
     "wait_loop_consumes_events": bool,
@@ -188,6 +200,8 @@ SWITCH_CHOICES: dict[str, tuple[Any, ...] | type] = {
     "spawn_wait_in_timed_modes": bool,
     "ramp_settles": bool,
     "qps_min_step": bool,
+    "live_agg_counts": ("all", "measured"),
+    "task_top_up": bool,
 }
 
 # Switches of the error paths (issues 8 and 9): they decide only when a statement fails or a
@@ -230,6 +244,8 @@ FIXED = Switches(
     spawn_wait_in_timed_modes=False,
     ramp_settles=True,
     qps_min_step=True,
+    live_agg_counts="measured",
+    task_top_up=True,
 )
 
 # One preset per known bug: the fixed protocol with exactly one regression put back.

@@ -186,7 +186,10 @@ class SimDriver:
                 return self.live.log.counters(eff.worker_id, eff.since, self.env.now,
                                               self.bursts.active.get(eff.worker_id, ()))
             if isinstance(eff, fx.PostMetrics):
-                self.live.cache.post(self.env.now, eff.snapshot)
+                if self.live.post_lost(self.faults, self.env.now):  # sim/live.py
+                    self.record(actor, "fault", fault="post_lost", op="post_metrics")
+                else:
+                    self.live.cache.post(self.env.now, eff.snapshot)
                 return None
             if isinstance(eff, fx.ReadLiveCache):
                 return self.live.aggregate(self.env.now, [w for w, p in self.procs.items()

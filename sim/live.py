@@ -9,6 +9,7 @@ from collections import defaultdict
 import numpy as np
 
 from protocol import effects as fx
+from protocol import faults as fm
 from protocol.live_metrics import LiveCache
 
 LATENCY_WINDOW = 10_000  # the executor's percentile window (§10.1)
@@ -54,3 +55,12 @@ class LiveWorld:
         agg = self.cache.aggregate(now)
         true = sum(self.targets.get(w, 0) for w in live_workers)
         return replace(agg, true_threads=true)
+
+    @staticmethod
+    def post_lost(faults, now: float) -> bool:
+        """Whether a worker's metrics POST fails: only when the fault spec names
+        `post_metrics` (the `default` probabilities never reach it, so fault runs drawn
+        before take the draws they took). A lost POST is not retried (§10.1)."""
+        if faults is None or fm.POST_METRICS not in faults.spec.statements:
+            return False
+        return faults.outcome(fm.POST_METRICS, now) is not None

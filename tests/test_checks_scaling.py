@@ -189,3 +189,149 @@ def test_qps_reset_on_an_empty_cache_is_caught_and_a_real_zero_is_not():
     _qps(b, 20.0, 20.0, 4, 8)
     _qps(b, 30.0, 0.0, 0, 4)
     assert _outcome(b, "SC-QPS-ENVELOPE").outcome == "not judged"
+
+
+# --- SC-WORKER-CAP --------------------------------------------------------------------------
+
+def _tasks(b, t, worker, running, live, target):
+    b.add(t, "task_count", actor=worker, worker=worker, running=running, live=live,
+          target=target)
+    return b
+
+
+def _cap_run():
+    """worker-0 grows 2 -> 4 (prewarm, then 4 tasks) and shrinks to 1 (three tasks end
+    within Q of the stop signal)."""
+    b = clean_run(load_mode="QPS", max_connections=4)
+    _tasks(b, 6.0, "worker-0", 2, 2, 2)
+    b.wstate(20.0, "worker-0", phase="MEASUREMENT", target=4, source="event")
+    _tasks(b, 20.6, "worker-0", 4, 4, 4)
+    b.wstate(25.0, "worker-0", phase="MEASUREMENT", target=1, source="reconcile")
+    _tasks(b, 25.0, "worker-0", 1, 4, 1)
+    _tasks(b, 25.4, "worker-0", 1, 1, 1)
+    return b
+
+
+def test_worker_cap_clean_grow_and_shrink():
+    assert violations(_cap_run(), "SC-WORKER-CAP") == []
+    assert _outcome(_cap_run(), "SC-WORKER-CAP").outcome == "passed"
+
+
+def test_worker_cap_catches_a_target_and_live_tasks_over_the_cap():
+    b = _cap_run()
+    b.wstate(30.0, "worker-0", phase="MEASUREMENT", target=5, source="event")
+    assert_violation(violations(b, "SC-WORKER-CAP"), "SC-WORKER-CAP", "current_target 5",
+                     "cap 4")
+    b = _cap_run()
+    _tasks(b, 25.2, "worker-0", 1, 5, 1)
+    assert_violation(violations(b, "SC-WORKER-CAP"), "SC-WORKER-CAP", "5 live tasks")
+
+
+def test_worker_cap_catches_a_grow_left_short_and_a_shrink_that_lingers():
+    b = _cap_run().edit(lambda r: r["kind"] == "task_count" and r["t"] == 20.6, running=3)
+    assert_violation(violations(b, "SC-WORKER-CAP"), "SC-WORKER-CAP", "set to 4 tasks",
+                     "did not run exactly 4")
+    b = _cap_run().drop(lambda r: r["kind"] == "task_count" and r["t"] == 25.4)
+    assert_violation(violations(b, "SC-WORKER-CAP"), "SC-WORKER-CAP", "shrank to 1",
+                     "still live")
+
+
+def test_worker_cap_not_judged_without_task_counts_or_a_cap():
+    assert _outcome(clean_run(load_mode="QPS"), "SC-WORKER-CAP").outcome == "not judged"
+    b = _cap_run()
+    del b.header["params"]["max_connections"]
+    assert _outcome(b, "SC-WORKER-CAP").outcome == "not judged"
+
+
+# --- SC-RAMP-MONOTONE -----------------------------------------------------------------------
+
+def _ramp_run(values=((20.5, 3), (21.0, 4), (21.5, 5), (22.0, 6))):
+    """worker-0 ramps 2 -> 6 over 2 s from t=20, one value per main-loop iteration."""
+    b = clean_run(load_mode="QPS")
+    b.add(20.0, "worker_state", actor="worker-0", worker="worker-0", phase="MEASUREMENT",
+          target=2, source="ramp_start", ramp_to=6, ramp_s=2.0)
+    for t, v in values:
+        src = "ramp" if isinstance(t, float) else t[1]
+        t = t if isinstance(t, float) else t[0]
+        b.wstate(t, "worker-0", phase="MEASUREMENT", target=v, source=src)
+    return b
+
+
+def test_ramp_monotone_clean_ramp_and_a_reconcile_jump_to_its_end():
+    assert violations(_ramp_run(), "SC-RAMP-MONOTONE") == []
+    assert _outcome(_ramp_run(), "SC-RAMP-MONOTONE").outcome == "passed"
+    b = _ramp_run(((20.5, 3), ((21.0, "reconcile"), 6)))
+    assert violations(b, "SC-RAMP-MONOTONE") == []
+
+
+def test_ramp_monotone_catches_the_reference_read_after_a_reconcile_jump():
+    """§9.3: a reconcile mid-ramp jumps to the end; the next ramp read sets the
+    interpolated value back."""
+    b = _ramp_run(((20.5, 3), ((21.0, "reconcile"), 6), (21.5, 5), (22.0, 6)))
+    assert_violation(violations(b, "SC-RAMP-MONOTONE"), "SC-RAMP-MONOTONE", "from 6 to 5",
+                     "not monotone")
+
+
+def test_ramp_monotone_catches_a_ramp_that_never_arrives():
+    b = _ramp_run(((20.5, 3), (21.0, 4), (21.5, 5), ((30.0, "event"), 6)))
+    assert_violation(violations(b, "SC-RAMP-MONOTONE"), "SC-RAMP-MONOTONE",
+                     "had not reached 6", "last 5")
+
+
+def test_ramp_monotone_not_judged_without_the_ramp_length():
+    b = _ramp_run().edit(lambda r: r.get("source") == "ramp_start", ramp_s=None)
+    assert _outcome(b, "SC-RAMP-MONOTONE").outcome == "not judged"
+
+
+# --- SC-FINDMAX-STEP ------------------------------------------------------------------------
+
+def _step_run(t_eval=26.0, ops=6, spawn_wait=0.0):
+    """Step 1 runs from t=20 for 5 s; clean_run's workers finish a measurement query every
+    2 s each (worker-0 at 21.4, 23.4, 25.4, ...), so 4 to 8 finished in the step given the
+    cache's 1.3 s lag (P = 1.2, L = 0.3)."""
+    b = clean_run(load_mode="FIND_MAX", step_duration_s=5.0)
+    b.add(t_eval, "ctrl_eval", actor="orchestrator", controller="FIND_MAX", step=1, target=4,
+          outcome="DEGRADED", qps=1.2, backoff=False, ops=ops, t0=20.0,
+          spawn_wait_s=spawn_wait, decision={"kind": "finish", "target": 0},
+          best={"concurrency": 0, "qps": 0.0}, reason="DEGRADED")
+    return b
+
+
+def test_findmax_step_clean_evaluation():
+    assert violations(_step_run(), "SC-FINDMAX-STEP") == []
+    assert _outcome(_step_run(), "SC-FINDMAX-STEP").outcome == "passed"
+    assert violations(_step_run(t_eval=28.0, spawn_wait=2.0), "SC-FINDMAX-STEP") == []
+
+
+def test_findmax_step_catches_a_late_evaluation():
+    assert_violation(violations(_step_run(t_eval=28.0), "SC-FINDMAX-STEP"), "SC-FINDMAX-STEP",
+                     "evaluated at t=28.000", "spawn wait + P")
+
+
+def test_findmax_step_catches_ops_the_step_did_not_run():
+    """§9.4: the reference takes step 1's baseline from warmup counters the hook resets."""
+    assert_violation(violations(_step_run(ops=2), "SC-FINDMAX-STEP"), "SC-FINDMAX-STEP",
+                     "counted 2 ops", "4 to 8")
+    assert_violation(violations(_step_run(ops=12), "SC-FINDMAX-STEP"), "SC-FINDMAX-STEP",
+                     "counted 12 ops")
+
+
+def test_findmax_step_not_judged_without_step_start_times():
+    b = _step_run().edit(lambda r: r["kind"] == "ctrl_eval", t0=None)
+    assert _outcome(b, "SC-FINDMAX-STEP").outcome == "not judged"
+    assert _outcome(clean_run(), "SC-FINDMAX-STEP").outcome == "passed"
+
+
+# --- EPOCH-AGG-MONOTONE with a mid-run spawn (the live_agg records of a load mode) ----------
+
+def test_agg_monotone_judges_before_a_worker_spawned_later_exists():
+    """A worker spawned mid-run (§5.5) is live from its spawn: the fall at t=21 comes while
+    both initial workers are past their hooks, before worker-2 exists."""
+    b = clean_run(load_mode="FIND_MAX", scaling_mode="AUTO")
+    for t, n in ((18.0, 30), (19.0, 40), (21.0, 12), (22.0, 50)):
+        b.add(t, "live_agg", "orchestrator", ops_total=n, current_per_sec=10.0, workers=2)
+    b.proc(25.0, "worker-2", "spawn").hook(27.0, 27.2, "worker-2")
+    assert_violation(violations(b, "EPOCH-AGG-MONOTONE"), "EPOCH-AGG-MONOTONE",
+                     "fell from 40", "to 12")
+    b = b.edit(lambda r: r["kind"] == "live_agg" and r["t"] == 21.0, ops_total=45)
+    assert violations(b, "EPOCH-AGG-MONOTONE") == []

@@ -47,7 +47,8 @@ def test_findmax_smoke_is_judged_by_the_scaling_checkers(findmax_run):
     assert steps and steps[-1]["decision"]["kind"] == "finish"
     outcome = {j.property_id: j.outcome for j in judge(tr)}
     for pid in ("SC-TARGET-ARITH", "SC-WORKER-COUNT", "SC-FINDMAX-TERMINATES",
-                "SC-FINDMAX-RESULT", "UI-ROLLUP-CONVERGE"):
+                "SC-FINDMAX-RESULT", "UI-ROLLUP-CONVERGE", "SC-FINDMAX-STEP", "SC-WORKER-CAP",
+                "EPOCH-AGG-MONOTONE"):
         assert outcome[pid] == "passed", pid
     spawns = [r["worker"] for r in tr.of("proc") if r["action"] == "spawn"]
     assert spawns == ["worker-0", "worker-1"]  # the second one mid-run, for step 2

@@ -35,11 +35,13 @@ def test_each_mode_is_clean_on_fixed_for_200_seeds(path, chunk):
 
 
 def test_controller_properties_are_judged_not_skipped_on_mode_runs():
-    for path, mine in ((FINDMAX, ("SC-FINDMAX-TERMINATES", "SC-FINDMAX-RESULT")),
-                       (QPS, ("SC-QPS-ENVELOPE",))):
+    for path, mine in ((FINDMAX, ("SC-FINDMAX-TERMINATES", "SC-FINDMAX-RESULT",
+                                  "SC-FINDMAX-STEP")),
+                       (QPS, ("SC-QPS-ENVELOPE", "SC-RAMP-MONOTONE"))):
         _, tr = run(path)
         outcomes = {j.property_id: j.outcome for j in judge(tr)}
-        for pid in (*mine, "SC-TARGET-ARITH", "SC-WORKER-COUNT", "UI-ROLLUP-CONVERGE"):
+        for pid in (*mine, "SC-TARGET-ARITH", "SC-WORKER-COUNT", "UI-ROLLUP-CONVERGE",
+                    "SC-WORKER-CAP", "EPOCH-AGG-MONOTONE"):
             assert outcomes[pid] == "passed", (path, pid)
 
 
@@ -135,3 +137,75 @@ def test_mode_runs_state_their_settings_in_the_header():
     _, tr = run(QPS)
     assert tr.param("load_mode") == "QPS" and tr.param("scaling_mode") == "BOUNDED"
     assert tr.param("max_workers") == 4 and tr.param("warehouse")["max_qps"] == pytest.approx(320)
+
+
+# --- live aggregate, ramps, steps (invariants.md 30, 33, 35) ----------------------------------
+
+def test_reference_live_total_falls_after_the_last_hook_and_fixed_counts_reset_snapshots():
+    """§10.1-10.2: the cache keeps a worker's pre-hook (warmup) snapshot until its next post,
+    so a read just after the last hook sees warmup ops that the next read has reset."""
+    _, ref = run(QPS, seed=6, variant="reference")
+    assert "EPOCH-AGG-MONOTONE" in ids(ref)
+    fell = [v for v in check(ref) if v.property_id == "EPOCH-AGG-MONOTONE"][0]
+    assert all(r["kind"] == "live_agg" for r in fell.records)
+    _, only = run(QPS, seed=6, variant="reference",
+                  sets=["variant.switches.live_agg_counts=measured"])
+    assert "EPOCH-AGG-MONOTONE" not in ids(only)
+    _, fix = run(QPS, seed=6)
+    assert {j.property_id: j.outcome for j in judge(fix)}["EPOCH-AGG-MONOTONE"] == "passed"
+
+
+def test_reference_ramp_read_after_a_reconcile_jump_is_not_monotone():
+    """§9.3: a reconcile mid-ramp jumps to the final target and the next ramp read sets the
+    interpolated value back."""
+    _, ref = run(QPS, seed=0, variant="reference")
+    assert "SC-RAMP-MONOTONE" in ids(ref)
+    _, only = run(QPS, seed=0, variant="reference", sets=["variant.switches.ramp_settles=true"])
+    assert "SC-RAMP-MONOTONE" not in ids(only)
+
+
+def test_reference_findmax_step_one_counts_against_a_warmup_baseline():
+    """§9.4: step 1's ops0 is read in the T4 iteration from warmup-cumulative counters that
+    the workers then reset, so step 1 counts far fewer ops than it ran."""
+    _, ref = run(FINDMAX, variant="reference")
+    v = [v for v in check(ref) if v.property_id == "SC-FINDMAX-STEP"]
+    assert v and "step 1 " in v[0].message
+    _, only = run(FINDMAX, variant="reference",
+                  sets=["variant.switches.findmax_baseline=after_reset"])
+    assert "SC-FINDMAX-STEP" not in ids(only)
+
+
+def test_mode_runs_record_task_counts_within_the_cap():
+    _, tr = run(QPS)
+    counts = tr.of("task_count")
+    assert counts and max(c["live"] for c in counts) <= tr.param("max_connections")
+    assert any(c["live"] > c["running"] for c in counts)  # a shrink's tasks end later
+
+
+# --- lost metrics POSTs (faults.statements.post_metrics) --------------------------------------
+
+LOST_POSTS = ["faults.heal_at_s=18", "faults.statements.post_metrics.fail=0.97"]
+
+
+def test_lost_posts_empty_the_cache_and_the_reference_resets_the_qps_total():
+    """§9.5: an empty live cache reads as 0 threads and sets every worker back to the
+    starting level; the sim shows it once POSTs are lost (the cache never empties while
+    workers post)."""
+    _, ref = run(QPS, seed=1, variant="reference", sets=LOST_POSTS)
+    assert [r for r in ref.of("fault") if r.get("fault") == "post_lost"]
+    v = [v for v in check(ref) if v.property_id == "SC-QPS-ENVELOPE"]
+    assert v and "read 0 threads while workers ran" in v[0].message
+    _, held = run(QPS, seed=1, variant="reference",
+                  sets=LOST_POSTS + ["variant.switches.qps_empty_cache=hold"])
+    assert "SC-QPS-ENVELOPE" not in ids(held)
+    _, fix = run(QPS, seed=1, sets=LOST_POSTS)
+    assert {"SC-QPS-ENVELOPE", "EPOCH-AGG-MONOTONE"}.isdisjoint(ids(fix))
+
+
+def test_fixed_keeps_a_workers_count_when_its_snapshot_expires():
+    """A lost POST lets a worker's snapshot expire: summed as the cache holds them the total
+    falls (live_agg_counts = all); fixed keeps each worker's last measured count."""
+    _, all_ = run(QPS, seed=3, sets=LOST_POSTS + ["variant.switches.live_agg_counts=all"])
+    assert "EPOCH-AGG-MONOTONE" in ids(all_)
+    _, fix = run(QPS, seed=3, sets=LOST_POSTS)
+    assert {j.property_id: j.outcome for j in judge(fix)}["EPOCH-AGG-MONOTONE"] == "passed"

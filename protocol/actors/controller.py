@@ -10,7 +10,7 @@ orchestrator.py calls it as hooks; a run without a [scaling] table never reaches
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from protocol import events as ev
 from protocol import phases as ph
@@ -38,6 +38,8 @@ class Controller:
     last_rollup_t: float = -math.inf
     last_rollup: tuple | None = None
     enrichment: object = None  # the enrichment task T7/T8 started
+    step_spawn_wait_s: float = 0.0  # how long the current FIND_MAX step's spawns blocked
+    measured: dict = field(default_factory=dict)  # worker -> (ops, errors) after its reset
 
 
 def get(st: OrchestratorState) -> Controller | None:
@@ -150,11 +152,12 @@ def _complete(st: OrchestratorState, c: Controller, announce: bool, guard: Guard
 # --- FIND_MAX (§9.4, block 14) --------------------------------------------------------------
 
 def _fm_record(before: sc.FindMaxState, d: sc.StepDecision, inp: sc.FindMaxInputs,
-               after: sc.FindMaxState):
+               after: sc.FindMaxState, spawn_wait_s: float):
     rec = dict(controller="FIND_MAX", step=before.step, target=before.target,
                backoff=before.in_backoff, outcome=d.outcome, qps=d.qps, elapsed=d.elapsed,
                ops=max(0.0, inp.total_ops - before.ops0), p95_ms=inp.p95_ms,
-               base_p95_ms=before.base_p95, decision={"kind": d.kind, "target": d.target})
+               base_p95_ms=before.base_p95, decision={"kind": d.kind, "target": d.target},
+               t0=before.t0, spawn_wait_s=round(spawn_wait_s, 6))
     if d.kind == "finish":
         rec["best"] = {"concurrency": after.best_c, "qps": after.best_qps}
         rec["reason"] = d.reason
@@ -163,7 +166,9 @@ def _fm_record(before: sc.FindMaxState, d: sc.StepDecision, inp: sc.FindMaxInput
 
 def _carry_out(st, c: Controller, d: sc.StepDecision):
     """Start the step the decision asks for: spawn, apply, and take the effective total."""
+    t = yield Now()
     yield from ensure_workers(st, c, d.target)
+    c.step_spawn_wait_s = (yield Now()) - t  # SC-FINDMAX-STEP does not count it
     eff = yield from apply_targets(st, c, d.target, c.fm.step, d.reason)
     c.fm, fin = sc.findmax_applied(c.fm, d, eff, st.sw.findmax_stop_when_clamped)
     if fin is not None:  # the target cannot grow: the search ends here (fixed)
@@ -188,7 +193,7 @@ def findmax_block(st, c: Controller, agg, now: float, status: str):
     c.fm, d = sc.findmax_evaluate(c.cfg, c.fm, now, inp)
     if d.kind == "wait":
         return status
-    yield _fm_record(before, d, inp, c.fm)
+    yield _fm_record(before, d, inp, c.fm, c.step_spawn_wait_s)
     if d.kind == "finish":
         return (yield from mark_completed(st, c, st.sw.findmax_announces_stop))
     return (yield from _carry_out(st, c, d)) or status
@@ -251,6 +256,27 @@ def rollup(st, c: Controller, status: str, counts, agg=None, force: bool = False
         pass
 
 
+# --- live aggregation (§10.2, block 11) ------------------------------------------------------
+
+def read_live_aggregate(st: OrchestratorState):
+    """Block 11: the aggregate the controllers steer by, recorded as `live_agg` (judged by
+    EPOCH-AGG-MONOTONE). Fixed (live_agg_counts = measured) counts a worker's ops and errors
+    only from snapshots taken after its measurement reset, and keeps a worker's last such
+    count when its snapshot expires (a lost POST, an exited worker)."""
+    agg = yield ReadLiveCache(st.run_id)
+    c = get(st)
+    if st.sw.live_agg_counts == "measured":  # a lost POST or an exit is no reading: keep
+        for w, resets, ops, errors in agg.per_worker:  # the worker's last measured count
+            if resets >= 1:
+                c.measured[w] = (ops, errors)
+        agg = replace(agg, total_ops=sum(o for o, _ in c.measured.values()),
+                      errors=sum(e for _, e in c.measured.values()))
+    yield note("live_agg", ops_total=agg.total_ops, errors=agg.errors,
+               current_per_sec=round(agg.current_qps, 3), workers=agg.workers,
+               target_connections=agg.target_connections)
+    return agg
+
+
 # --- the hooks orchestrator.py calls --------------------------------------------------------
 
 def poll_blocks(st: OrchestratorState, status: str, phase: str, counts):
@@ -260,7 +286,7 @@ def poll_blocks(st: OrchestratorState, status: str, phase: str, counts):
         return status
     agg = None
     if status == ph.RUNNING and phase == ph.MEASUREMENT:
-        agg = yield ReadLiveCache(st.run_id)  # 11
+        agg = yield from read_live_aggregate(st)  # 11
         now = yield Now()
         if c.cfg.load_mode == "QPS" and not c.finished:
             if c.cfg.scaling_mode == "BOUNDED":  # 12

@@ -31,6 +31,7 @@ class BenchmarkPool:
         self.conns: dict[int, object] = {}  # task index -> connection handle
         self.conn_tags: dict[int, str] = {}  # what each session's QUERY_TAG was set to
         self.tasks: dict[int, TaskControl] = {}
+        self.live_tasks = 0  # spawned and not yet ended, stop-signalled ones included
 
     def size(self) -> int:
         return len(self.conns)
@@ -78,16 +79,54 @@ class BenchmarkPool:
         for lo in range(0, len(missing), batch):
             yield from self._connect(missing[lo:lo + batch])
         running = sorted(i for i, c in self.tasks.items() if not c.stop)
+        room = self._room(w)
         for i in range(target):
             if i not in self.tasks or self.tasks[i].stop:
+                if room <= 0:
+                    break  # stop-signalled tasks still hold the slots (§9.3)
+                room -= 1
                 ctl = TaskControl(i)
                 self.tasks[i] = ctl
-                ctl.handle = yield Spawn(self.benchmark_task(ctl), f"{w.worker_id}-task{i}")
+                self.live_tasks += 1
+                ctl.handle = yield Spawn(self.counted_task(ctl), f"{w.worker_id}-task{i}")
         for i in running:
             if i >= target:
                 self.tasks[i].stop = True
         if any(i >= target for i in running):
             yield Touch(w.worker_id)
+        yield from self._count_tasks()
+
+    def _count_tasks(self):
+        """SC-WORKER-CAP's data (load modes only, so CONCURRENCY traces stay as they were):
+        running = not stop-signalled, live = not yet ended."""
+        if self.w.cfg.scaling is not None:
+            running = sum(not c.stop for c in self.tasks.values())
+            yield note("task_count", worker=self.w.worker_id, running=running,
+                       live=self.live_tasks, target=self.w.current_target)
+
+    def _room(self, w) -> float:
+        """§9.3 grow: spawn at most `per_worker_cap - live` tasks (a load mode's cap; a
+        CONCURRENCY run spawns as it always did)."""
+        if w.cfg.scaling is None:
+            return float("inf")
+        return w.cfg.scaling.max_connections - self.live_tasks
+
+    def counted_task(self, ctl: TaskControl):
+        """A benchmark task, counted live until it ends (stop-signalled tasks finish their
+        current operation first, §9.3). Fixed (task_top_up) then starts the tasks a grow had
+        to leave out for want of room; the reference waits for the next `_scale_to`."""
+        try:
+            yield from self.benchmark_task(ctl)
+        finally:
+            self.live_tasks -= 1
+        w = self.w
+        if w.stopping:
+            return
+        running = sum(not c.stop for c in self.tasks.values())
+        if w.sw.task_top_up and running < w.current_target:
+            yield from self.scale_to(w, w.current_target, "top_up")
+        else:
+            yield from self._count_tasks()
 
     def stop_all(self) -> list:
         for c in self.tasks.values():

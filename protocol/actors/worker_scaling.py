@@ -35,11 +35,12 @@ def percentile(sorted_ms: list, q: float) -> float | None:
 def metrics_task(w):
     """W15 until the exit sequence: every second, read the executor's counters (since the
     last reset, which the measurement hook does) and POST a snapshot unless stopping."""
-    since, last_ops, last_t = None, 0, None
+    since, last_ops, last_t, resets = None, 0, None, -1
     while not w.stopping:
         now = yield Now()
         if since != w.metrics_since:  # a reset: rates start afresh
             since, last_ops, last_t = w.metrics_since, 0, max(w.metrics_since, 0.0)
+            resets += 1  # the first pass only takes the start-up `since`
         c = yield WorkerCounters(w.worker_id, since)
         dt = now - last_t if last_t is not None else 0.0
         qps = max(0.0, (c.ops - last_ops) / dt) if dt > 0 else 0.0
@@ -48,7 +49,7 @@ def metrics_task(w):
         if not w.stopping:
             yield PostMetrics(w.run_id, MetricsSnapshot(
                 w.worker_id, w.group_id, w.current_phase, "RUNNING", w.current_target,
-                c.ops, c.errors, qps, percentile(lat, 95), percentile(lat, 99)))
+                c.ops, c.errors, qps, percentile(lat, 95), percentile(lat, 99), resets))
         yield Sleep(METRICS_PERIOD_S)
 
 
@@ -72,7 +73,7 @@ def on_target(w, pool, data: dict):
         now = yield Now()
         w.ramp = (w.current_target, target, now, ramp)
         yield note("worker_state", worker=w.worker_id, phase=w.current_phase,
-                   target=w.current_target, source="ramp_start", ramp_to=target)
+                   target=w.current_target, source="ramp_start", ramp_to=target, ramp_s=ramp)
         return
     w.ramp = None
     yield from pool.scale_to(w, target, "event")

@@ -23,15 +23,19 @@ def epoch_agg_monotone(trace: Trace) -> Iterator[Violation]:
     RUNNING."""
     aggs = [a for a in trace.of("live_agg") if _total(a) is not None]
     if not aggs:
-        raise NotJudged("no live_agg records (no driver records the live aggregate yet)")
-    spawned = {p.get("worker") for p in trace.of("proc") if p.get("action") == "spawn"}
+        raise NotJudged("no live_agg records (only a run with a load mode records the live "
+                        "aggregate)")
+    spawned: dict = {}  # a worker counts as live from its spawn (mid-run spawns, §5.5)
+    for p in trace.of("proc"):
+        if p.get("action") == "spawn":
+            spawned.setdefault(p.get("worker"), p["t"])
     exits = {p.get("worker"): p["t"] for p in trace.of("proc") if p.get("action") == "exit"}
     hooked = {}
     for h in trace.of("hook"):
         hooked.setdefault(h.get("worker"), h["t"])
     prev: dict[str, dict] = {}
     for a in aggs:
-        live = {w for w in spawned if exits.get(w, float("inf")) > a["t"]}
+        live = {w for w, t in spawned.items() if t <= a["t"] < exits.get(w, float("inf"))}
         if not live or any(hooked.get(w, float("inf")) > a["t"] for w in live):
             continue
         if trace.statuses_at(a["t"]) != {RUNNING}:

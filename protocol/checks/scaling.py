@@ -1,5 +1,5 @@
-"""Group E: scaling and controllers (invariants.md ids 31, 34, 36-38), judged from `targets`,
-`ctrl_eval` and `proc` records (docs/trace.md).
+"""Group E: scaling and controllers (invariants.md ids 31-38), judged from `targets`,
+`ctrl_eval`, `proc`, `worker_state`, `task_count` and `query` records (docs/trace.md).
 
 The checkers recompute what the arithmetic and the controllers should have decided with
 protocol/scaling.py, the same pure functions the actors call, from the inputs the trace
@@ -9,12 +9,16 @@ records is not judged.
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import Iterator
 
 from protocol import scaling as sc
+from protocol.bounds import scaling_bounds
+from protocol.phases import RUNNING
 from protocol.trace import Trace
 
 from .base import TOL, NotJudged, Violation, checker, ft, group_of
+from .faults import faults_fired
 
 
 def _load_mode(trace: Trace) -> str:
@@ -219,3 +223,192 @@ def qps_envelope(trace: Trace) -> Iterator[Violation]:
                             f"while workers ran {e['true_threads']}, and set the total back to "
                             f"{desired}", (e,))
         decided, last_decision = True, e
+
+
+def _bound(trace: Trace, name: str) -> float:
+    b = scaling_bounds(trace.header.get("params") or {})
+    if name not in b:
+        raise NotJudged("the header lacks the bounds P, E, L and Q")
+    return b[name]
+
+
+def _stop_t(trace: Trace) -> float:
+    """When the run began to stop: the first STOP emitted or write leaving RUNNING after it
+    went RUNNING (past it, workers stop moving targets)."""
+    running = trace.first_write(status="RUNNING")
+    if running is None:
+        return float("-inf")
+    ts = [e["t"] for e in trace.of("event_emit") if e.get("type") == "STOP"]
+    ts += [w["t"] for w in trace.matched_status_writes()
+           if w["t"] > running["t"] and (w.get("after") or {}).get("status") != RUNNING]
+    return min(ts, default=float("inf"))
+
+
+@checker("SC-WORKER-CAP")
+def worker_cap(trace: Trace) -> Iterator[Violation]:
+    """A worker's current target and its live task count never exceed per_worker_cap, and
+    after a target is applied without a ramp its running tasks reach it within Q (plus
+    connection creation when growing) and its stop-signalled tasks end within Q."""
+    counts = trace.by_worker("task_count")
+    if not counts:
+        raise NotJudged("no task_count records (only a run with a load mode records them)")
+    cap = trace.param("max_connections")
+    if not isinstance(cap, int) or cap <= 0:
+        raise NotJudged("the header states no max_connections (the worker's cap)")
+    grow_s, shrink_s = _bound(trace, "grow_s"), _bound(trace, "shrink_s")
+    end = min(_stop_t(trace), trace.end_t())
+    for w, states in sorted(trace.by_worker("worker_state").items()):
+        over = next((r for r in states if (r.get("target") or 0) > cap), None)
+        if over is not None:
+            yield Violation("SC-WORKER-CAP", f"{w}'s current_target {over['target']} at "
+                            f"t={ft(over['t'])} exceeds the cap {cap}", (over,))
+    for w, cs in sorted(counts.items()):
+        over = next((c for c in cs if c.get("live", 0) > cap), None)
+        if over is not None:
+            yield Violation("SC-WORKER-CAP", f"{w} had {over['live']} live tasks at "
+                            f"t={ft(over['t'])}, over its cap {cap}", (over,))
+        if faults_fired(trace):
+            continue  # the Q bounds hold only fault-free (the cap above always)
+        states, before = [], None  # target changes applied at once, after start-up
+        for r in trace.by_worker("worker_state").get(w, []):
+            if not isinstance(r.get("target"), int):
+                continue  # a phase change that states no target
+            if r.get("target") != before and r.get("source") not in (
+                    "startup", "wait", "ramp_start", "ramp"):
+                states.append(r)
+            before = r.get("target")
+        for i, r in enumerate(states):
+            t = r.get("target")
+            later = [c for c in cs if c["t"] >= r["t"] - TOL]
+            nxt = states[i + 1]["t"] if i + 1 < len(states) else float("inf")
+            prev = [c for c in cs if c["t"] < r["t"] - TOL]
+            growing = not prev or t > prev[-1].get("running", 0)
+            due = r["t"] + (grow_s if growing else shrink_s)
+            if due >= min(nxt, end):
+                continue  # superseded, or the run stopped first: nothing to hold it to
+            upto = [c for c in later if c["t"] <= due + TOL]
+            if not any(c.get("running") == t and c.get("live", 0) <= max(t, cap) for c in upto):
+                yield Violation("SC-WORKER-CAP", f"{w} was set to {t} tasks at t={ft(r['t'])}"
+                                f" ({r.get('source')}) and did not run exactly {t} by "
+                                f"t={ft(due)} (Q{' + prewarm' if growing else ''})",
+                                (r, *upto[-1:]))
+                break
+            if not growing and not any(c.get("live", 0) <= t for c in upto):
+                yield Violation("SC-WORKER-CAP", f"{w} shrank to {t} at t={ft(r['t'])} but its "
+                                f"stop-signalled tasks were still live at t={ft(due)}, "
+                                f"Q after", (r, *upto[-1:]))
+                break
+
+
+@checker("SC-RAMP-MONOTONE")
+def ramp_monotone(trace: Trace) -> Iterator[Violation]:
+    """During a ramp from a to b, the targets a worker applies move monotonically from a to
+    b and reach b within the ramp time plus one main-loop period."""
+    by_w = trace.by_worker("worker_state")
+    starts = [r for rs in by_w.values() for r in rs if r.get("source") == "ramp_start"]
+    if any(not isinstance(r.get("ramp_s"), (int, float)) for r in starts):
+        raise NotJudged("ramp_start records lack ramp_s (the ramp's duration)")
+    if not starts:
+        return
+    slack, stop = _bound(trace, "ramp_slack_s"), _stop_t(trace)
+    if faults_fired(trace):
+        slack = float("inf")  # the deadline is a fault-free bound; monotony always holds
+    for w, rs in sorted(by_w.items()):
+        ramp = None  # [start record, a, b, last value, reached at]
+        for r in rs + [None]:
+            if ramp is not None:
+                st, a, b, last, reached = ramp
+                due = st["t"] + st["ramp_s"] + slack
+                ends = r is None or r.get("source") == "ramp_start" or (
+                    r.get("source") != "ramp" and r.get("target") != b)
+                if ends or r["t"] > due:
+                    if reached is None and due < min(stop, trace.end_t()) and (
+                            r is None or r["t"] > due + TOL):
+                        yield Violation("SC-RAMP-MONOTONE", f"{w}'s ramp {a} -> {b} from "
+                                        f"t={ft(st['t'])} ({st['ramp_s']:g} s) had not reached "
+                                        f"{b} by t={ft(due)} (last {last})",
+                                        (st,) + ((r,) if r else ()))
+                        break
+                    if ends:
+                        ramp = None
+                if ramp is not None and r is not None:
+                    v = r.get("target")
+                    lo, hi = sorted((last, b))
+                    if not (isinstance(v, int) and lo <= v <= hi):
+                        yield Violation("SC-RAMP-MONOTONE", f"{w}'s ramp {a} -> {b} from "
+                                        f"t={ft(st['t'])} went from {last} to {v} at "
+                                        f"t={ft(r['t'])} ({r.get('source')}): not monotone "
+                                        f"towards {b}", (st, r))
+                        break
+                    ramp = [st, a, b, v, reached if reached is not None or v != b else r["t"]]
+                    continue
+            if r is not None and r.get("source") == "ramp_start":
+                a, b = r.get("target"), r.get("ramp_to")
+                ramp = [r, a, b, a, r["t"] if a == b else None]
+
+
+def _finishes(trace: Trace) -> dict[str, list[tuple[float, int]]]:
+    """Each worker's benchmark query finishes as (finish, epoch at start), bursts unpacked
+    (a burst's query i ends when query i + 1 starts, less the think time)."""
+    out: dict[str, list] = {}
+    for q in trace.of("query"):
+        out.setdefault(q.get("worker"), []).append((q["finish"], q.get("epoch", 0)))
+    for b in trace.of("query_batch"):
+        starts, think = b.get("starts") or [], b.get("think") or 0.0
+        ends = [s - think for s in starts[1:]] + [b["finish"]]
+        out.setdefault(b.get("worker"), []).extend((f, b.get("epoch", 0)) for f in ends)
+    return out
+
+
+@checker("SC-FINDMAX-STEP")
+def findmax_step(trace: Trace) -> Iterator[Violation]:
+    """FIND_MAX: step k is evaluated within P after t0_k + step_duration_seconds, not counting
+    time blocked waiting for spawned workers, and its ops count only measurement-epoch
+    operations that finished in [t0_k, t_eval]."""
+    steps = [e for e in _fm_steps(_evals(trace, "FIND_MAX")) if e.get("outcome") is not None]
+    if not steps:
+        return
+    if faults_fired(trace):  # both bounds (P, the cache's lag) hold only fault-free
+        raise NotJudged("fault-free bounds (P, one POST period); faults fired")
+    if any(not isinstance(e.get("t0"), (int, float)) or "spawn_wait_s" not in e
+           or not isinstance(e.get("ops"), (int, float)) for e in steps):
+        raise NotJudged("FIND_MAX ctrl_eval records lack t0, spawn_wait_s or ops")
+    step_s = trace.param("step_duration_s")
+    if not isinstance(step_s, (int, float)):
+        raise NotJudged("the header states no step_duration_s")
+    slack, stale = _bound(trace, "eval_slack_s"), _bound(trace, "metrics_stale_s")
+    for e in steps:
+        due = e["t0"] + step_s + e["spawn_wait_s"] + slack
+        if e["t"] > due + TOL:
+            yield Violation("SC-FINDMAX-STEP", f"step {e.get('step')} started at "
+                            f"t={ft(e['t0'])} was evaluated at t={ft(e['t'])}, later than "
+                            f"{step_s:g} s + {e['spawn_wait_s']:.3f} s spawn wait + P",
+                            (e,))
+            return
+    fin = _finishes(trace)
+    if not fin:
+        raise NotJudged("no query or query_batch records to count the steps' operations")
+    hooks: dict[str, float] = {}
+    for h in trace.of("hook"):
+        hooks.setdefault(h.get("worker"), h.get("end", h["t"]))
+    measured, any_epoch = [], []  # finishes after each worker's first reset, sorted
+    for w, fs in fin.items():
+        reset = hooks.get(w, float("inf"))
+        measured += [f for f, ep in fs if ep >= 1 and f > reset]
+        any_epoch += [f for f, _ in fs if f > reset]
+    measured.sort()
+    any_epoch.sort()
+
+    def between(xs, a, b):  # how many of the sorted xs lie in (a, b]
+        return max(0, bisect_right(xs, b) - bisect_right(xs, a))
+
+    for e in steps:
+        t0, te = e["t0"], e["t"]
+        lo = between(measured, t0, te - stale)
+        hi = between(any_epoch, t0 - stale, te)
+        if not lo - TOL <= e["ops"] <= hi + TOL:
+            yield Violation("SC-FINDMAX-STEP", f"step {e.get('step')} ([{ft(t0)}, {ft(te)}]) "
+                            f"counted {e['ops']:g} ops; the measurement-epoch operations that "
+                            f"finished in it number {lo} to {hi} (the cache lags up to "
+                            f"{stale:.2f} s)", (e,))
+            return
