@@ -16,6 +16,7 @@ from protocol import effects as fx
 from protocol import faults as fm
 from protocol.trace import TraceWriter
 from sim.bulk import Bursts
+from sim.fastevents import timeouts
 from sim.faults import FaultLayer
 from sim.latency import LatencyModel, RandomSource
 from sim.live import LiveWorld
@@ -52,6 +53,10 @@ class SimDriver:
                  warehouse: Any = None, live: bool = False):
         self.env, self.tables, self.latency, self.src, self.trace = (
             env, tables, latency, src, trace)
+        self.timeout = timeouts(env)  # env.timeout, minus SimPy's constructor overhead
+        self._rnd = src.random
+        self._write = trace.write
+        self._handlers: dict[type, Callable] = {}  # effect type -> perform_* (see perform)
         self.server = server  # sim.server_queue.ServerQueue: a shared backend's queue, or None
         self.worker_program = worker_program
         self.worker_clock_offset_s = worker_clock_offset_s
@@ -76,10 +81,11 @@ class SimDriver:
     # --- plumbing -------------------------------------------------------------------------
 
     def record(self, actor: str, kind: str, **fields) -> None:
-        self.trace.write({"t": self.env.now, "actor": actor, "kind": kind, **fields})
+        self._write({"t": self.env._now, "actor": actor, "kind": kind, **fields})
 
     def wait(self, seconds: float):
-        return self.env.timeout(max(0.0, seconds) + TIE_JITTER_S * self.src.random())
+        # (`s if s > 0.0 else 0.0` is max(0.0, s), NaN and -0.0 included, without the call)
+        return self.timeout((seconds if seconds > 0.0 else 0.0) + TIE_JITTER_S * self._rnd())
 
     def start(self, program, actor: str, owner: WorkerProc | None = None) -> simpy.Process:
         proc = self.env.process(self.drive(program, actor, owner))
@@ -90,13 +96,17 @@ class SimDriver:
         return proc
 
     def drive(self, gen, actor: str, owner: WorkerProc | None):
-        """Run one actor generator to its end; its return value is the process value."""
+        """Run one actor generator to its end; its return value is the process value.
+
+        The hot loop of every run: Sleep and Now are answered inline (no generator per
+        effect), every other effect goes to its handler, found by the effect's type."""
         value: Any = None
         error: BaseException | None = None
-        now, timeout, rnd = (lambda: self.env.now), self.env.timeout, self.src.random
+        env, timeout, rnd, send = self.env, self.timeout, self._rnd, gen.send
+        handlers, handler_for = self._handlers, self._handler_for
         while True:
             try:
-                eff = gen.throw(error) if error is not None else gen.send(value)
+                eff = gen.throw(error) if error is not None else send(value)
             except StopIteration as stop:
                 return stop.value
             except fx.StatementFailed as exc:  # not handled by the actor: it dies of it
@@ -104,18 +114,20 @@ class SimDriver:
                 return UNHANDLED
             value, error = None, None
             kind = type(eff)
-            if kind is _SLEEP:  # the hot effects inline: no generator per effect
+            if kind is _SLEEP:
+                s = eff.seconds
                 try:
-                    yield timeout(max(0.0, eff.seconds) + TIE_JITTER_S * rnd())
+                    yield timeout((s if s > 0.0 else 0.0) + TIE_JITTER_S * rnd())
                 except simpy.Interrupt:
                     gen.close()
                     return None
                 continue
             if kind is _NOW:
-                value = now()
+                value = env._now
                 continue
+            handler = handlers.get(kind) or handler_for(kind)
             try:
-                value = yield from self.perform(eff, actor, owner)
+                value = yield from handler(eff, actor, owner)
             except fx.StatementFailed as exc:
                 error = exc
             except simpy.Interrupt:  # killed or cancelled: no exit steps run
@@ -123,6 +135,19 @@ class SimDriver:
                 return None
 
     # --- effects --------------------------------------------------------------------------
+
+    def _handler_for(self, kind: type) -> Callable:
+        """The handler of one effect type, decided once per type by perform's own rules:
+        a statement's generator is driven directly (no perform frame between), a burst's
+        without the statement frame either."""
+        if issubclass(kind, fx.QueryBurst):
+            handler = lambda eff, actor, owner: self.bursts.run(eff)  # noqa: E731
+        elif issubclass(kind, fx.Statement):
+            handler = lambda eff, actor, owner: self.statement(eff, actor)  # noqa: E731
+        else:
+            handler = self.perform
+        self._handlers[kind] = handler
+        return handler
 
     def perform(self, eff, actor: str, owner: WorkerProc | None):
         if isinstance(eff, fx.Statement):

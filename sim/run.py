@@ -22,6 +22,7 @@ from protocol.faults import FaultSpec
 from protocol.variants import ERROR_PATH_SWITCHES, SCALING_SWITCHES, Switches, as_dict
 from protocol.scaling import header_params as scaling_params
 from protocol.trace import TraceWriter
+from sim.fastevents import run_until
 from sim.gcpause import fewer_collections
 from sim.faults import FaultLayer
 from sim.interpreter import SimDriver
@@ -151,7 +152,7 @@ def simulate(cfg: RunConfig, sw: Switches, settings: SimSettings, seed: int | No
     if faults is not None:  # long enough to judge liveness after healing
         deadline = max(deadline, head["params"]["heal_deadline_s"] + 30.0)
     with fewer_collections():
-        env.run(until=done | env.timeout(deadline))
+        run_until(env, done | env.timeout(deadline))
     run = tables.run or {}
     reason = "finished" if done.triggered else "deadline"
     trace.write({"t": env.now, "actor": "driver", "kind": "run_end",
