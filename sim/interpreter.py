@@ -25,7 +25,7 @@ from sim.tables import Tables
 
 TIE_JITTER_S = 1e-6
 UNHANDLED = object()  # what an actor that died of an unhandled statement error returns
-_SLEEP, _NOW = fx.Sleep, fx.Now
+_SLEEP, _NOW, _GUARD = fx.Sleep, fx.Now, fx.Guard
 
 
 @dataclass
@@ -112,8 +112,12 @@ class SimDriver:
             except fx.StatementFailed as exc:  # not handled by the actor: it dies of it
                 self.record(actor, "crash", error=str(exc), outcome=exc.outcome)
                 return UNHANDLED
-            value, error = None, None
+            error = None
             kind = type(eff)
+            if kind is _NOW:  # the commonest effect: three per idle main-loop iteration
+                value = env._now
+                continue
+            value = None
             if kind is _SLEEP:
                 s = eff.seconds
                 try:
@@ -121,9 +125,6 @@ class SimDriver:
                 except simpy.Interrupt:
                     gen.close()
                     return None
-                continue
-            if kind is _NOW:
-                value = env._now
                 continue
             handler = handlers.get(kind) or handler_for(kind)
             try:
@@ -252,15 +253,18 @@ class SimDriver:
             return fx.QueryResult(start, self.env.now, tag)
         self.next_op_id += 1
         op_id = self.next_op_id
-        self.record(actor, "invoke", op=op, id=op_id, args=_args(eff))
+        env, write = self.env, self._write
+        write({"t": env._now, "actor": actor, "kind": "invoke", "op": op, "id": op_id,
+               "args": _args(eff)})
         if self.server is not None:  # queued and served first; then the client/network part
             yield from self.server.visit(op, self.src, self.wait)
         yield self.wait(lat / 2)
         result, records = self.apply(eff, actor, op_id)
         for rec in records:
-            self.trace.write({"t": self.env.now, "actor": actor, **rec})
+            write({"t": env._now, "actor": actor, **rec})
         yield self.wait(lat / 2)
-        self.record(actor, "ok", op=op, id=op_id, value=_summary(result))
+        write({"t": env._now, "actor": actor, "kind": "ok", "op": op, "id": op_id,
+               "value": _summary(result)})
         return result
 
     def faulty_statement(self, eff: fx.Statement, actor: str, lat: float):
@@ -438,11 +442,16 @@ class SimDriver:
 
 
 def _args(eff) -> dict:
+    """The statement's fields for its `invoke` record (not run_id, not the connection)."""
+    try:
+        fields = vars(eff)
+    except TypeError:  # no __dict__
+        return {}
     out = {}
-    for k, v in vars(eff).items() if hasattr(eff, "__dict__") else ():
-        if k in ("run_id", "conn"):
+    for k, v in fields.items():
+        if k == "run_id" or k == "conn":
             continue
-        if isinstance(v, fx.Guard):
+        if isinstance(v, _GUARD):
             v = v.as_dict()
         out[k] = v
     return out

@@ -55,6 +55,7 @@ class SimResult:
     sim_time_s: float
     wall_s: float
     statements: dict[str, int] = field(default_factory=dict)
+    events: int = 0  # SimPy events scheduled: the event loop's share of the work
 
 
 def header(cfg: RunConfig, sw: Switches, variant: str, settings: SimSettings, seed,
@@ -158,4 +159,5 @@ def simulate(cfg: RunConfig, sw: Switches, settings: SimSettings, seed: int | No
     trace.write({"t": env.now, "actor": "driver", "kind": "run_end",
                  "status": run.get("STATUS"), "phase": run.get("PHASE"), "reason": reason})
     return SimResult(run_id, seed, trace.records, run.get("STATUS"), run.get("PHASE"),
-                     env.now, time.perf_counter() - wall0, dict(driver.counts))
+                     env.now, time.perf_counter() - wall0, dict(driver.counts),
+                     next(env._eid))
