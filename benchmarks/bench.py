@@ -91,12 +91,25 @@ At 1,000 workers those per-worker wake-ups are most of the run's SimPy events. E
 states the limit of the bare event loop: the run's SimPy event count at the bare loop's cost
 per event, i.e. the speed if everything but SimPy were free.
 
+Why the growth is not quite linear: the work (SimPy events, statements, bursts) grows in
+proportion to workers x connections at a fixed connection count, but the CPU cost of each
+event grows with the run's size (the growth row's note gives it per run): the event heap
+holds one entry per waiting task (log n per push and pop), and a bigger run's working set
+(its generators, pending events and the trace it keeps) fits the caches less well.
+
 What was removed (traces stay byte-identical: same events in the same order): SimPy's
 Timeout constructor chain on every sleep and statement wait (`sim/fastevents.py` builds the
 same event and queues it under the same key), `Environment.step` as a call per event (inlined
 run loop), the isinstance chain and one or two generator frames per statement or burst
 (handlers found by effect type once), a numpy scalar `float()` per random draw (the buffer is
-Python floats), and two numpy passes per burst when there is no think time.
+Python floats), two numpy passes per burst when there is no think time, and the cyclic
+garbage collector during a run (`sim/gcpause.py`: it re-traversed the surviving trace
+records, about a fifth of a 1,000-worker run, while a run makes almost no cyclic garbage).
+
+What would go further changes what the simulator is, not how fast it runs: fewer wake-ups
+per worker (a longer `main_loop_sleep_s` changes the protocol being studied), a run loop
+without SimPy's Process and generator machinery per resume, or runs in parallel
+(the `parallel` section).
 """
 
 

@@ -20,18 +20,24 @@ def plot(points: list[dict], large: dict | None, path: str, note: str = "") -> N
     conns = points[0]["connections"]
     ax.plot(xs, ys, "o-", color="tab:blue", label=f"workers x {conns} connections")
     for p, x, y in zip(points, xs, ys):
-        ax.annotate(f"{p['workers']:,} w\n{y:.2f} s", (x, y), textcoords="offset points",
-                    xytext=(-8, 8), ha="right", fontsize=8)
+        ax.annotate(f"{p['workers']:,} workers: {y:.2f} s\n"
+                    f"({p['sim_time_s'] / p['wall_s']:.0f}x real time)", (x, y),
+                    textcoords="offset points", xytext=(8, -16), ha="left", fontsize=8)
     if large is not None:
         lx, ly = large["workers"] * large["connections"], large["wall_s"]
         ax.plot([lx], [ly], "s", color="tab:orange", label="100 workers x 100 connections")
-        ax.annotate(f"{ly:.2f} s", (lx, ly), textcoords="offset points", xytext=(8, -12),
-                    fontsize=8)
+        ax.annotate(f"{ly:.2f} s ({large['sim_time_s'] / ly:.0f}x)", (lx, ly),
+                    textcoords="offset points", xytext=(8, -4), ha="left", fontsize=8,
+                    color="tab:orange")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("workers x connections (10 s warmup + 60 s measurement, bulk queries)")
     ax.set_ylabel("wall time of one run (s)")
-    ax.set_title("Simulator cost against run size" + (f"\n{note}" if note else ""), fontsize=10)
+    ax.set_title("Simulator cost against run size: points under the dashed line grow "
+                 "slower than linearly" + (f"\n{note}" if note else ""), fontsize=9)
+    ax.set_xlim(xs[0] / 1.6, xs[-1] * 4)
+    tops = ys + ([large["wall_s"]] if large is not None else [])
+    ax.set_ylim(min(tops) / 3, max(tops) * 2)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()

@@ -195,7 +195,9 @@ def measure(progress: Callable[[str], None]) -> list[dict]:
     rows += _speed_rows("1,000 x 10 run (10 s + 60 s, bulk)", thousand, THOUSAND_MIN_SPEED,
                         bare_us)
     s = slope(points)
-    per = ", ".join(f"{p['workers']:,}: {p['wall_s']:.2f} s" for p in points)
+    per = ", ".join(f"{p['workers']:,}: {p['wall_s']:.2f} s, "
+                    f"{p['cpu_s'] / p['events'] * 1e6:.1f} µs CPU per SimPy event"
+                    for p in points)
     rows.append(row(f"cost growth: slope of log wall time vs log(workers x connections), "
                     f"{GROWTH_CONNECTIONS} connections each", f"<= {GROWTH_MAX_SLOPE:g} "
                     "(linear)", f"{s:.2f}", s <= GROWTH_MAX_SLOPE, f"wall by workers: {per}",
