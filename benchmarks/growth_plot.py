@@ -27,7 +27,7 @@ def plot(points: list[dict], large: dict | None, path: str, note: str = "") -> N
         lx, ly = large["workers"] * large["connections"], large["wall_s"]
         ax.plot([lx], [ly], "s", color="tab:orange", label="100 workers x 100 connections")
         ax.annotate(f"{ly:.2f} s ({large['sim_time_s'] / ly:.0f}x)", (lx, ly),
-                    textcoords="offset points", xytext=(8, -4), ha="left", fontsize=8,
+                    textcoords="offset points", xytext=(8, -16), ha="left", fontsize=8,
                     color="tab:orange")
     ax.set_xscale("log")
     ax.set_yscale("log")
