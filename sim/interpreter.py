@@ -16,6 +16,7 @@ from protocol import effects as fx
 from protocol import faults as fm
 from protocol.trace import TraceWriter
 from sim.bulk import Bursts
+from sim.fastevents import timeouts
 from sim.faults import FaultLayer
 from sim.latency import LatencyModel, RandomSource
 from sim.live import LiveWorld
@@ -24,7 +25,7 @@ from sim.tables import Tables
 
 TIE_JITTER_S = 1e-6
 UNHANDLED = object()  # what an actor that died of an unhandled statement error returns
-_SLEEP, _NOW = fx.Sleep, fx.Now
+_SLEEP, _NOW, _GUARD = fx.Sleep, fx.Now, fx.Guard
 
 
 @dataclass
@@ -52,6 +53,10 @@ class SimDriver:
                  warehouse: Any = None, live: bool = False):
         self.env, self.tables, self.latency, self.src, self.trace = (
             env, tables, latency, src, trace)
+        self.timeout = timeouts(env)  # env.timeout, minus SimPy's constructor overhead
+        self._rnd = src.random
+        self._write = trace.write
+        self._handlers: dict[type, Callable] = {}  # effect type -> perform_* (see perform)
         self.server = server  # sim.server_queue.ServerQueue: a shared backend's queue, or None
         self.worker_program = worker_program
         self.worker_clock_offset_s = worker_clock_offset_s
@@ -76,10 +81,11 @@ class SimDriver:
     # --- plumbing -------------------------------------------------------------------------
 
     def record(self, actor: str, kind: str, **fields) -> None:
-        self.trace.write({"t": self.env.now, "actor": actor, "kind": kind, **fields})
+        self._write({"t": self.env._now, "actor": actor, "kind": kind, **fields})
 
     def wait(self, seconds: float):
-        return self.env.timeout(max(0.0, seconds) + TIE_JITTER_S * self.src.random())
+        # (`s if s > 0.0 else 0.0` is max(0.0, s), NaN and -0.0 included, without the call)
+        return self.timeout((seconds if seconds > 0.0 else 0.0) + TIE_JITTER_S * self._rnd())
 
     def start(self, program, actor: str, owner: WorkerProc | None = None) -> simpy.Process:
         proc = self.env.process(self.drive(program, actor, owner))
@@ -90,32 +96,39 @@ class SimDriver:
         return proc
 
     def drive(self, gen, actor: str, owner: WorkerProc | None):
-        """Run one actor generator to its end; its return value is the process value."""
+        """Run one actor generator to its end; its return value is the process value.
+
+        The hot loop of every run: Sleep and Now are answered inline (no generator per
+        effect), every other effect goes to its handler, found by the effect's type."""
         value: Any = None
         error: BaseException | None = None
-        now, timeout, rnd = (lambda: self.env.now), self.env.timeout, self.src.random
+        env, timeout, rnd, send = self.env, self.timeout, self._rnd, gen.send
+        handlers, handler_for = self._handlers, self._handler_for
         while True:
             try:
-                eff = gen.throw(error) if error is not None else gen.send(value)
+                eff = gen.throw(error) if error is not None else send(value)
             except StopIteration as stop:
                 return stop.value
             except fx.StatementFailed as exc:  # not handled by the actor: it dies of it
                 self.record(actor, "crash", error=str(exc), outcome=exc.outcome)
                 return UNHANDLED
-            value, error = None, None
+            error = None
             kind = type(eff)
-            if kind is _SLEEP:  # the hot effects inline: no generator per effect
+            if kind is _NOW:  # the commonest effect: three per idle main-loop iteration
+                value = env._now
+                continue
+            value = None
+            if kind is _SLEEP:
+                s = eff.seconds
                 try:
-                    yield timeout(max(0.0, eff.seconds) + TIE_JITTER_S * rnd())
+                    yield timeout((s if s > 0.0 else 0.0) + TIE_JITTER_S * rnd())
                 except simpy.Interrupt:
                     gen.close()
                     return None
                 continue
-            if kind is _NOW:
-                value = now()
-                continue
+            handler = handlers.get(kind) or handler_for(kind)
             try:
-                value = yield from self.perform(eff, actor, owner)
+                value = yield from handler(eff, actor, owner)
             except fx.StatementFailed as exc:
                 error = exc
             except simpy.Interrupt:  # killed or cancelled: no exit steps run
@@ -123,6 +136,19 @@ class SimDriver:
                 return None
 
     # --- effects --------------------------------------------------------------------------
+
+    def _handler_for(self, kind: type) -> Callable:
+        """The handler of one effect type, decided once per type by perform's own rules:
+        a statement's generator is driven directly (no perform frame between), a burst's
+        without the statement frame either."""
+        if issubclass(kind, fx.QueryBurst):
+            handler = lambda eff, actor, owner: self.bursts.run(eff)  # noqa: E731
+        elif issubclass(kind, fx.Statement):
+            handler = lambda eff, actor, owner: self.statement(eff, actor)  # noqa: E731
+        else:
+            handler = self.perform
+        self._handlers[kind] = handler
+        return handler
 
     def perform(self, eff, actor: str, owner: WorkerProc | None):
         if isinstance(eff, fx.Statement):
@@ -227,15 +253,18 @@ class SimDriver:
             return fx.QueryResult(start, self.env.now, tag)
         self.next_op_id += 1
         op_id = self.next_op_id
-        self.record(actor, "invoke", op=op, id=op_id, args=_args(eff))
+        env, write = self.env, self._write
+        write({"t": env._now, "actor": actor, "kind": "invoke", "op": op, "id": op_id,
+               "args": _args(eff)})
         if self.server is not None:  # queued and served first; then the client/network part
             yield from self.server.visit(op, self.src, self.wait)
         yield self.wait(lat / 2)
         result, records = self.apply(eff, actor, op_id)
         for rec in records:
-            self.trace.write({"t": self.env.now, "actor": actor, **rec})
+            write({"t": env._now, "actor": actor, **rec})
         yield self.wait(lat / 2)
-        self.record(actor, "ok", op=op, id=op_id, value=_summary(result))
+        write({"t": env._now, "actor": actor, "kind": "ok", "op": op, "id": op_id,
+               "value": _summary(result)})
         return result
 
     def faulty_statement(self, eff: fx.Statement, actor: str, lat: float):
@@ -413,11 +442,16 @@ class SimDriver:
 
 
 def _args(eff) -> dict:
+    """The statement's fields for its `invoke` record (not run_id, not the connection)."""
+    try:
+        fields = vars(eff)
+    except TypeError:  # no __dict__
+        return {}
     out = {}
-    for k, v in vars(eff).items() if hasattr(eff, "__dict__") else ():
-        if k in ("run_id", "conn"):
+    for k, v in fields.items():
+        if k == "run_id" or k == "conn":
             continue
-        if isinstance(v, fx.Guard):
+        if isinstance(v, _GUARD):
             v = v.as_dict()
         out[k] = v
     return out

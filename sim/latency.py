@@ -23,16 +23,16 @@ class NumpySource:
 
     def __init__(self, seed: int):
         self.gen = np.random.Generator(np.random.PCG64(seed))
-        self._buf = self.gen.random(4096)
+        self._buf = self.gen.random(4096).tolist()  # Python floats: no float() per draw
         self._i = 0
 
     def random(self) -> float:
-        if self._i == len(self._buf):  # batched draws: a scalar call per sample is slow
-            self._buf = self.gen.random(4096)
-            self._i = 0
-        x = self._buf[self._i]
-        self._i += 1
-        return float(x)
+        i = self._i
+        if i == 4096:  # batched draws: a scalar call per sample is slow
+            self._buf = self.gen.random(4096).tolist()
+            i = 0
+        self._i = i + 1
+        return self._buf[i]
 
     def normal(self) -> float:
         # Box-Muller from the same stream keeps one sequence of draws per run.

@@ -22,6 +22,7 @@ from protocol.faults import FaultSpec
 from protocol.variants import ERROR_PATH_SWITCHES, SCALING_SWITCHES, Switches, as_dict
 from protocol.scaling import header_params as scaling_params
 from protocol.trace import TraceWriter
+from sim.fastevents import run_until
 from sim.gcpause import fewer_collections
 from sim.faults import FaultLayer
 from sim.interpreter import SimDriver
@@ -54,6 +55,7 @@ class SimResult:
     sim_time_s: float
     wall_s: float
     statements: dict[str, int] = field(default_factory=dict)
+    events: int = 0  # SimPy events scheduled: the event loop's share of the work
 
 
 def header(cfg: RunConfig, sw: Switches, variant: str, settings: SimSettings, seed,
@@ -151,10 +153,11 @@ def simulate(cfg: RunConfig, sw: Switches, settings: SimSettings, seed: int | No
     if faults is not None:  # long enough to judge liveness after healing
         deadline = max(deadline, head["params"]["heal_deadline_s"] + 30.0)
     with fewer_collections():
-        env.run(until=done | env.timeout(deadline))
+        run_until(env, done | env.timeout(deadline))
     run = tables.run or {}
     reason = "finished" if done.triggered else "deadline"
     trace.write({"t": env.now, "actor": "driver", "kind": "run_end",
                  "status": run.get("STATUS"), "phase": run.get("PHASE"), "reason": reason})
     return SimResult(run_id, seed, trace.records, run.get("STATUS"), run.get("PHASE"),
-                     env.now, time.perf_counter() - wall0, dict(driver.counts))
+                     env.now, time.perf_counter() - wall0, dict(driver.counts),
+                     next(env._eid))
