@@ -1,0 +1,82 @@
+"""`--scheduler ADDR`: tasks as Dask tasks, on a running cluster or on a LocalCluster
+(`--scheduler local`) that lives exactly as long as the command.
+
+Dask is imported here only, so commands that do not use it do not pay for the import. A
+scheduler that does not answer within CONNECT_TIMEOUT_S is a usage error (exit 2) that
+says how to start one. The LocalCluster and the client are closed on every way out,
+Ctrl-C included (context managers), so no worker process outlives the command.
+"""
+from __future__ import annotations
+
+import logging
+
+from phaselab.errors import UsageError
+from phaselab.parallel.addresses import HELP
+
+CONNECT_TIMEOUT_S = 10.0
+
+
+class DaskBackend:
+    def __init__(self, address: str, jobs: int):
+        self.address = address
+        self.jobs = max(1, jobs)
+        self.width = self.jobs
+        self._cluster = None
+        self._client = None
+
+    def __enter__(self) -> "DaskBackend":
+        try:
+            import distributed
+        except ImportError:  # pragma: no cover - it is a dependency
+            raise UsageError("--scheduler: Dask is not installed in this environment; "
+                             "pip install 'dask[distributed]'") from None
+        self._wait = distributed.wait
+        try:
+            if self.address == "local":
+                # processes, one thread each: a simulation holds the GIL, and a run's
+                # process-wide settings (the garbage collector's) are not shared by threads
+                self._cluster = distributed.LocalCluster(
+                    n_workers=self.jobs, threads_per_worker=1, processes=True,
+                    dashboard_address=None, silence_logs=logging.ERROR)
+                self._client = distributed.Client(self._cluster)
+            else:
+                self._client = distributed.Client(self.address, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError) as exc:
+            self._close()
+            raise UsageError(f"--scheduler {self.address}: no Dask scheduler answered within "
+                             f"{CONNECT_TIMEOUT_S:.0f} s ({type(exc).__name__}); start one "
+                             f"with `dask scheduler` and workers with `dask worker "
+                             f"{self.address}`, or give {HELP}") from None
+        except BaseException:
+            self._close()
+            raise
+        threads = sum(self._client.nthreads().values())
+        self.width = max(1, threads)
+        return self
+
+    def submit(self, fn, arg):
+        return self._client.submit(fn, arg, pure=False)
+
+    def wait_any(self, futures: list) -> set:
+        return self._wait(futures, return_when="FIRST_COMPLETED").done
+
+    @staticmethod
+    def result(future):
+        return future.result()
+
+    def _close(self) -> None:
+        client, cluster = self._client, self._cluster
+        self._client = self._cluster = None
+        try:
+            if client is not None:
+                client.close()
+        finally:
+            if cluster is not None:
+                cluster.close()
+
+    def __exit__(self, kind, exc, tb) -> None:
+        self._close()
+
+
+def open_backend(address: str, jobs: int) -> DaskBackend:
+    return DaskBackend(address, jobs)
