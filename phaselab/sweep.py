@@ -221,9 +221,11 @@ def map_jobs(fn, todo: list, jobs: int, progress=None) -> list:
 
 def run_jobs(scenarios: dict, combos: list[Combination], reps: int, seed: int, jobs: int,
              do_check: bool, progress=None, scheduler: str | None = None,
-             timings: list | None = None) -> dict[int, list[dict]]:
+             timings: list | None = None, on_combination=None) -> dict[int, list[dict]]:
     """Every replication of every combination (`scenarios`: from validate()); results in
-    (combination, rep) order, whatever ran them."""
+    (combination, rep) order, whatever ran them. `on_combination(combo, runs)` as soon as
+    all of one combination's runs are in (runs in rep order): the caller's statistics then
+    use the parent's idle time while the pool still runs the rest."""
     todo = [(scenarios[c.index].raw, scenarios[c.index].path, c.index, r,
              rep_seed(seed, c.index, r), do_check)
             for c in combos for r in range(c.reps or reps)]
@@ -231,10 +233,21 @@ def run_jobs(scenarios: dict, combos: list[Combination], reps: int, seed: int, j
     # process ends the sweep alone on a 1,000-worker run
     cost = {c.index: budget.estimate_scenario(scenarios[c.index]).events for c in combos}
     order = sorted(range(len(todo)), key=lambda i: (-cost[todo[i][2]], i))
-    done = parallel.run_tasks(run_one, todo, jobs=jobs, scheduler=scheduler, order=order,
-                              on_done=(lambda _: progress()) if progress else None,
-                              timings=timings)
-    results = {(c, r): m for c, r, m in done}
+    by_index = {c.index: c for c in combos}
+    results: dict = {}
+    missing = {c.index: c.reps or reps for c in combos}
+
+    def arrived(item) -> None:
+        c, r, m = item
+        results[(c, r)] = m
+        missing[c] -= 1
+        if progress:
+            progress()
+        if on_combination and not missing[c]:
+            on_combination(by_index[c], [results[(c, i)] for i in range(by_index[c].reps or reps)])
+
+    parallel.run_tasks(run_one, todo, jobs=jobs, scheduler=scheduler, order=order,
+                       on_done=arrived, timings=timings)
     return {c.index: [results[(c.index, r)] for r in range(c.reps or reps)] for c in combos}
 
 

@@ -311,10 +311,13 @@ def run(args) -> int:
                 t_last[0] = time.monotonic()
                 print(f"sweep: {done[0]}/{total} runs, {time.perf_counter() - wall0:.0f} s",
                       file=err.file, flush=True)
+        aggregated: dict = {}
         results = sw.run_jobs(scenarios, combos, args.reps, seed, args.jobs,
-                              not args.no_check, progress, scheduler, timings)
+                              not args.no_check, progress, scheduler, timings,
+                              lambda c, runs: aggregated.__setitem__(
+                                  c.index, sw.aggregate(c, runs, seed)))
     epoch1 = time.time()
-    rows = [sw.aggregate(c, results[c.index], seed) for c in combos]
+    rows = [aggregated[c.index] for c in combos]
     run_times = [sw.timing(results[c.index]) for c in combos]
     wall = time.perf_counter() - wall0
 
