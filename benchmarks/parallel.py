@@ -2,6 +2,7 @@
 this; benchmarks/bench.py prints these rows with the others).
 
     .venv/bin/python benchmarks/parallel.py [--repeat N] [--json]
+    .venv/bin/python benchmarks/parallel.py --sizes    # pickled task and result sizes
 
 Rows (what, target, measured, met, note): the main job's sweep (tasks.py MAIN_JOB) on 1 and
 on 2 processes and the ratio (target >= 1.8x); `explore` of a fixed number of examples on
@@ -130,7 +131,42 @@ def measure(progress: Callable[[str], None] | None = None, repeat: int = 2) -> l
     return rows
 
 
+def payload_sizes() -> list[tuple[str, int, int]]:
+    """(task, pickled bytes sent, pickled bytes returned) of each kind of task (docs/dask.md)."""
+    import pickle
+    from phaselab import explore as ex, scenario as scn, sweep as sw
+    at = [sw.parse_at("workers=100: reps=3; warmup_s=2; duration_s=5"),
+          sw.parse_at("workers=1000: reps=2; warmup_s=2; duration_s=3; "
+                      "connections_per_worker=1")]
+    combos = sw.combinations([("status_poll_s", ["0.2"]), ("bulk_queries", ["true"])], [],
+                             [("workers", ["4", "100", "1000"])], at)
+    scs = sw.validate(str(ROOT / "scenarios" / "baseline.toml"), combos)
+    out = []
+    for c in combos:
+        job = (scs[c.index].raw, scs[c.index].path, c.index, 0, sw.rep_seed(1, c.index, 0), True)
+        out.append((f"sweep replication, {c.label}", len(pickle.dumps(job)),
+                    len(pickle.dumps(sw.run_one(job)))))
+    raw = dict(scn.load(str(ROOT / "scenarios" / "baseline.toml")).raw)
+    raw["variant"] = {**raw.get("variant", {}), "name": "epoch-before-tag"}
+    job = ex.Job(raw, "epoch-before-tag", "swarm", ex.shard_seed(7, 0), 0, 25)
+    shard = ex.run_shard(job)
+    out.append((f"explore shard, 25 examples, {len(shard.best)} finding(s)",
+                len(pickle.dumps(job)), len(pickle.dumps(shard))))
+    if shard.best:
+        k = sorted(shard.best)[0]
+        sj = ex.Job(raw, "epoch-before-tag", "swarm", ex.shard_seed(7, 10 ** 6), key=k,
+                    choices=shard.best[k].choices, shrink_calls=25)
+        out.append(("explore shrink, 25 calls", len(pickle.dumps(sj)),
+                    len(pickle.dumps(ex.shrink(sj)))))
+    return out
+
+
 def main(argv: list[str]) -> int:
+    if "--sizes" in argv:
+        print("| task | sends | returns |\n|---|---|---|")
+        for what, sent, back in payload_sizes():
+            print(f"| {what} | {sent:,} B | {back:,} B |")
+        return 0
     repeat = int(argv[argv.index("--repeat") + 1]) if "--repeat" in argv else 2
     rows = measure(lambda m: print(f"parallel: {m}", file=sys.stderr, flush=True), repeat)
     if "--json" in argv:
