@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 
 from phaselab.errors import UsageError
-from phaselab.parallel.addresses import HELP
 
 CONNECT_TIMEOUT_S = 10.0
 
@@ -35,20 +34,25 @@ class DaskBackend:
             if self.address == "local":
                 # processes, one thread each: a simulation holds the GIL, and a run's
                 # process-wide settings (the garbage collector's) are not shared by threads
+                # each worker process ignores SIGINT once it is up (worker_setup.py): a
+                # terminal's Ctrl-C reaches the whole process group, and this process
+                # alone handles it, by closing the cluster
                 self._cluster = distributed.LocalCluster(
                     n_workers=self.jobs, threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=logging.ERROR)
+                    dashboard_address=None, silence_logs=logging.ERROR,
+                    preload=["phaselab.parallel.worker_setup"])
                 self._client = distributed.Client(self._cluster)
             else:
                 self._client = distributed.Client(self.address, timeout=CONNECT_TIMEOUT_S)
         except (OSError, TimeoutError) as exc:
-            self._close()
+            self._close(quietly=True)
             raise UsageError(f"--scheduler {self.address}: no Dask scheduler answered within "
-                             f"{CONNECT_TIMEOUT_S:.0f} s ({type(exc).__name__}); start one "
+                             f"{CONNECT_TIMEOUT_S:g} s ({type(exc).__name__}); start one "
                              f"with `dask scheduler` and workers with `dask worker "
-                             f"{self.address}`, or give {HELP}") from None
-        except BaseException:
-            self._close()
+                             f"{self.address}` (docs/dask.md), or use --scheduler local") from None
+        except BaseException:  # Ctrl-C while the cluster starts
+            logging.getLogger("distributed").setLevel(logging.CRITICAL)
+            self._close(quietly=True)
             raise
         threads = sum(self._client.nthreads().values())
         self.width = max(1, threads)
@@ -64,18 +68,26 @@ class DaskBackend:
     def result(future):
         return future.result()
 
-    def _close(self) -> None:
+    def _close(self, quietly: bool = False) -> None:
+        """Client, then cluster. `quietly`: on the way out of an error or Ctrl-C, where a
+        cluster still starting can fail its own close (Dask asserts on a worker in `init`)
+        and that must not hide why we are leaving; its processes end with this one."""
         client, cluster = self._client, self._cluster
         self._client = self._cluster = None
-        try:
-            if client is not None:
-                client.close()
-        finally:
-            if cluster is not None:
-                cluster.close()
+        for thing in (client, cluster):
+            if thing is None:
+                continue
+            try:
+                thing.close()
+            except Exception:
+                if not quietly:
+                    raise
 
     def __exit__(self, kind, exc, tb) -> None:
-        self._close()
+        if kind is not None and issubclass(kind, KeyboardInterrupt):
+            # closing a cluster under way logs each cancelled connection; the user asked
+            logging.getLogger("distributed").setLevel(logging.CRITICAL)
+        self._close(quietly=kind is not None)
 
 
 def open_backend(address: str, jobs: int) -> DaskBackend:
