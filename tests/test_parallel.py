@@ -207,3 +207,19 @@ def test_ctrl_c_leaves_no_worker_process(tmp_path, how):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+# --- the sweep's order and its early statistics ---------------------------------------------
+
+def test_sweep_starts_the_costliest_runs_first_and_hands_each_combination_over_once():
+    from phaselab import sweep as sw
+    combos = sw.combinations([("status_poll_s", ["1.0"])], [], [("workers", ["2", "8"])])
+    scenarios = sw.validate(BASELINE, combos)
+    timings, handed = [], []
+    results = sw.run_jobs(scenarios, combos, 2, 1, 1, False, timings=timings,
+                          on_combination=lambda c, runs: handed.append((c.index, runs)))
+    # tasks 0, 1: 2 workers; 2, 3: 8 workers (the bigger estimate), which run first
+    assert [t.index for t in timings] == [2, 3, 0, 1]
+    assert [i for i, _ in handed] == [1, 0]
+    assert all(runs == results[i] for i, runs in handed)
+    assert [r["seed"] for r in results[0]] == [sw.rep_seed(1, 0, 0), sw.rep_seed(1, 0, 1)]
