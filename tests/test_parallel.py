@@ -125,7 +125,7 @@ def cluster_address():
     """A running two-worker cluster, reached by its address like a remote one."""
     import distributed
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, silence_logs=50) as cluster:
+                                  dashboard_address=":0", silence_logs=50) as cluster:
         yield cluster.scheduler_address
 
 
@@ -192,11 +192,14 @@ def test_ctrl_c_leaves_no_worker_process(tmp_path, how):
     proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        first = proc.stderr.readline()  # "sweep: N/M runs": the workers are running
-        assert first.startswith("sweep:"), first
+        seen = []
+        while not (seen and seen[-1].startswith("sweep:")):  # "sweep: N/M runs": running
+            seen.append(proc.stderr.readline())
+            assert seen[-1], "".join(seen)  # the command ended before running anything
         assert len(_session_processes(proc.pid)) >= 3  # the command and its two workers
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
         _, err = proc.communicate(timeout=60)
+        err = "".join(seen) + err
         deadline = time.monotonic() + 15
         while _session_processes(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.2)

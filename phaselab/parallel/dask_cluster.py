@@ -39,7 +39,8 @@ class DaskBackend:
                 # alone handles it, by closing the cluster
                 self._cluster = distributed.LocalCluster(
                     n_workers=self.jobs, threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=logging.ERROR,
+                    dashboard_address=":0",  # any free port: 8787 may be another's
+                    silence_logs=logging.ERROR,
                     preload=["phaselab.parallel.worker_setup"])
                 self._client = distributed.Client(self._cluster)
             else:
