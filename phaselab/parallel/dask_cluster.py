@@ -40,7 +40,9 @@ class DaskBackend:
                 self._cluster = distributed.LocalCluster(
                     n_workers=self.jobs, threads_per_worker=1, processes=True,
                     dashboard_address=":0",  # any free port: 8787 may be another's
-                    silence_logs=logging.ERROR,
+                    # workers log an ERROR with a traceback when the cluster is closed
+                    # under them (Ctrl-C); a task's own failure comes back as its result
+                    silence_logs=logging.CRITICAL,
                     preload=["phaselab.parallel.worker_setup"])
                 self._client = distributed.Client(self._cluster)
             else:
