@@ -101,9 +101,9 @@ def _scaling_rows(name: str, res: dict, losses: Callable[[dict, float], str]) ->
     load = f"load average {res['load'][0]:.1f} before, {res['load'][1]:.1f} after"
     n = len(res["walls"][1])
     return [
-        {"what": f"{name}, 1 process", "target": None, "measured": f"{one:.1f} s",
+        {"what": f"{name}, 1 process", "target": "—", "measured": f"{one:.1f} s",
          "met": None, "note": f"best of {n}, alternating with 2 processes; {load}"},
-        {"what": f"{name}, 2 processes", "target": None, "measured": f"{two:.1f} s",
+        {"what": f"{name}, 2 processes", "target": "—", "measured": f"{two:.1f} s",
          "met": None, "note": losses(res["docs"][2], two)},
         {"what": f"{name}, scaling 1 -> 2 processes", "target": f">= {TARGET}x",
          "measured": f"{ratio:.2f}x", "met": ratio >= TARGET,
@@ -134,7 +134,7 @@ def measure(progress: Callable[[str], None] | None = None, repeat: int = 2,
     pool, _ = _timed(SMALL_SWEEP + ["--jobs", "2"], "--out")
     dask, doc = _timed(SMALL_SWEEP + ["--jobs", "2", "--scheduler", "local"], "--out")
     rows.append({"what": "Dask LocalCluster (2 workers) overhead on a 30-run sweep",
-                 "target": None, "measured": f"+{dask - pool:.1f} s ({dask:.1f} s vs "
+                 "target": "—", "measured": f"+{dask - pool:.1f} s ({dask:.1f} s vs "
                  f"{pool:.1f} s on the process pool)", "met": None,
                  "note": "starting the scheduler and 2 worker processes; "
                          + _losses(doc, dask)})
