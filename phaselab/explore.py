@@ -17,12 +17,13 @@ Three stages, each deterministic for a seed, whatever the machine's load or `--j
    and schedule; at most SHRINK_CALLS simulations each. The minimal example is saved to the
    database folder and returned as a replay case (phaselab/replay.py).
 
-Shards and shrinks run in `--jobs` processes; results are merged in shard and key order, so
+Shards and shrinks run in `--jobs` processes or as Dask tasks (`--scheduler`); results are merged in shard and key order, so
 the report does not depend on the number of processes. `--time-budget` only stops starting
 new shards and shrinks (the findings then depend on the machine's speed, and say so).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -30,11 +31,10 @@ import math
 import re
 import time
 from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Callable
 
-from phaselab import coverage, replay, scenario as scn
+from phaselab import coverage, parallel, replay, scenario as scn
 from phaselab.search_space import SPACES, HypChooser, Space
 from protocol.checks import CHECKERS
 from protocol.trace import Trace, dumps
@@ -171,6 +171,28 @@ def _no_wall_clock_limits() -> None:
         pass
 
 
+@contextlib.contextmanager
+def _no_local_constants():
+    """Hypothesis mixes into its draws literal constants harvested from every local module
+    in sys.modules, so the examples of a seed depended on what else the process had
+    imported (the CLI's commands, pytest's test modules, a fork server, a Dask worker):
+    findings then differed with --jobs or --scheduler. The pool is held empty here."""
+    try:
+        from hypothesis.internal.conjecture import providers
+        empty = providers.Constants()
+        before = providers._get_local_constants
+    except (ImportError, AttributeError):  # pragma: no cover - a Hypothesis without it
+        yield
+        return
+    providers._get_local_constants = lambda: empty
+    providers.CONSTANTS_CACHE.cache.clear()
+    try:
+        yield
+    finally:
+        providers._get_local_constants = before
+        providers.CONSTANTS_CACHE.cache.clear()
+
+
 def run_shard(job: Job, database=None) -> ShardResult:
     """Generate job.examples examples (or, with `database`, replay its saved ones only)."""
     from hypothesis import Phase, given, strategies as st, target
@@ -203,7 +225,8 @@ def run_shard(job: Job, database=None) -> ShardResult:
     else:
         s = _settings(max_examples=job.examples, phases=[Phase.generate, Phase.target])
     search = _seeded(s(search), job.seed, db_key(job))
-    search()
+    with _no_local_constants():
+        search()
     res.counts = tally.counts
     return res
 
@@ -273,7 +296,8 @@ def shrink(job: Job) -> Shrunk:
     s = _settings(max_examples=1, database=db, phases=[Phase.reuse, Phase.shrink])
     test = _seeded(s(still_fails), job.seed, key)
     try:
-        test()
+        with _no_local_constants():
+            test()
     except Found:
         pass
     return Shrunk(job.key, state["best"], min(state["calls"], job.shrink_calls),
@@ -314,35 +338,11 @@ class Report:
 
 
 def _pool_map(fn: Callable, jobs: list, n: int, deadline: float | None,
-              progress: Callable[[object], None] | None) -> list:
-    """fn over jobs in up to n processes, results in job order; jobs not started by the
-    deadline are skipped (None), except the first."""
-    out: list = [None] * len(jobs)
-    if n <= 1 or len(jobs) <= 1:
-        for i, j in enumerate(jobs):
-            if i and deadline is not None and time.monotonic() > deadline:
-                break  # the first job always runs: a cap still searches something
-            out[i] = fn(j)
-            if progress:
-                progress(out[i])
-        return out
-    with ProcessPoolExecutor(max_workers=n) as ex:
-        pending, nxt = {}, 0
-        while nxt < len(jobs) or pending:
-            while nxt < len(jobs) and len(pending) < n and (
-                    nxt == 0 or deadline is None or time.monotonic() <= deadline):
-                pending[ex.submit(fn, jobs[nxt])] = nxt
-                nxt += 1
-            if not pending:
-                break
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for f in done:
-                out[pending.pop(f)] = f.result()
-                if progress:
-                    progress(f.result())
-            if deadline is not None and time.monotonic() > deadline:
-                nxt = len(jobs)
-    return out
+              progress: Callable[[object], None] | None, scheduler: str | None = None) -> list:
+    """fn over jobs in up to n processes (or as Dask tasks), results in job order; jobs not
+    started by the deadline are skipped (None), except the first."""
+    return parallel.run_tasks(fn, jobs, jobs=n, scheduler=scheduler, deadline=deadline,
+                              on_done=progress)
 
 
 def open_database(folder: str | None):
@@ -355,7 +355,8 @@ def open_database(folder: str | None):
 def explore(path: str, variant: str | None = None, max_examples: int = 200, seed: int = 0,
             jobs: int = 1, time_budget_s: float | None = None, database: str | None = None,
             space: str = "swarm", shrink_calls: int = SHRINK_CALLS,
-            progress: Callable[[str, int, int, int], None] | None = None) -> Report:
+            progress: Callable[[str, int, int, int], None] | None = None,
+            scheduler: str | None = None) -> Report:
     """Search, replay past failures, shrink; see the module docstring."""
     wall0 = time.monotonic()
     base = scn.load(path)
@@ -380,7 +381,7 @@ def explore(path: str, variant: str | None = None, max_examples: int = 200, seed
     saved = len(list(db.fetch(db_key(jobs_[0])))) if db is not None else 0
     past = run_shard(Job(raw, variant, space, shard_seed(seed, -1), -1, saved), db) \
         if saved else None
-    results = _pool_map(run_shard, jobs_, jobs, deadline, on_shard)
+    results = _pool_map(run_shard, jobs_, jobs, deadline, on_shard, scheduler)
     ran = [r for r in results if r is not None]
     tally = coverage.Tally()
     hits: Counter = Counter()
@@ -406,7 +407,7 @@ def explore(path: str, variant: str | None = None, max_examples: int = 200, seed
             done[0] += 1
             if progress:
                 progress("shrink", done[0], len(keys), len(keys))
-        shrunk = _pool_map(shrink, sjobs, jobs, deadline, on_shrink)
+        shrunk = _pool_map(shrink, sjobs, jobs, deadline, on_shrink, scheduler)
     findings = []
     for k, s in zip(keys, shrunk):
         ex = best[k]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from phaselab.percentiles import row_nanpercentile
+
 QUANTILES = {"p50": 50.0, "p95": 95.0, "p99": 99.0, "max": 100.0}
 BOOTSTRAP = 1000
 
@@ -40,7 +42,7 @@ def summarize(groups: list, rng: np.random.Generator, boot: int = BOOTSTRAP) -> 
     m = _pad(groups)
     idx = rng.integers(0, len(groups), size=(boot, len(groups)))
     resampled = m[idx].reshape(boot, -1)
-    reps = np.nanpercentile(resampled, qs, axis=1)  # (len(qs), boot)
+    reps = row_nanpercentile(resampled, qs)  # (len(qs), boot), as np.nanpercentile(axis=1)
     lo, hi = np.percentile(reps, [2.5, 97.5], axis=1)
     for i, k in enumerate(QUANTILES):
         out[k], out[f"{k}_lo"], out[f"{k}_hi"] = float(point[i]), float(lo[i]), float(hi[i])

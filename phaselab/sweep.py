@@ -8,15 +8,15 @@ order they finished.
 from __future__ import annotations
 
 import itertools
+import json
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-import multiprocessing
 
 import numpy as np
 
-from phaselab import metrics, scenario as scn, stats
+from phaselab import metrics, parallel, scenario as scn, stats
 from phaselab.errors import UsageError
+from phaselab.inputs import budget
 from protocol.checks import check
 from protocol.trace import Trace
 from sim.run import simulate
@@ -190,12 +190,15 @@ _CACHE: dict = {}
 
 
 def run_one(job: tuple) -> tuple[int, int, dict]:
-    """One replication (runs in a pool process): simulate, measure, check."""
-    path, sets, combo, rep, seed, do_check, variant = job
+    """One replication (runs in a pool process or a Dask worker): simulate, measure, check.
+    The job carries its combination's resolved scenario (not a file name), so a worker on
+    another machine needs no copy of the scenario file."""
+    raw, path, combo, rep, seed, do_check = job
     t0, cpu0 = time.perf_counter(), time.process_time()
-    key = (path, sets, variant)
+    key = json.dumps(raw, sort_keys=True, default=str)
     if key not in _CACHE:
-        _CACHE[key] = scn.with_overrides(scn.load(path), None, variant, list(sets))
+        _CACHE.clear()  # one combination at a time is the common case; keep memory flat
+        _CACHE[key] = scn.from_dict(raw, path)
     sc = _CACHE[key]
     res = simulate(sc.cfg, sc.switches, sc.sim, seed=seed, variant=sc.variant, scenario=sc.raw)
     trace = Trace(res.records)
@@ -210,43 +213,42 @@ def run_one(job: tuple) -> tuple[int, int, dict]:
 
 
 def map_jobs(fn, todo: list, jobs: int, progress=None) -> list:
-    """fn over todo, in J spawned processes (or here when J is 1); results in todo's order
-    whatever order they finish in."""
-    results: list = [None] * len(todo)
-    if jobs <= 1 or len(todo) <= 1:
-        for i, job in enumerate(todo):
-            results[i] = fn(job)
-            if progress:
-                progress()
-        return results
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
-        futures = {pool.submit(fn, job): i for i, job in enumerate(todo)}
-        for f in as_completed(futures):
-            results[futures[f]] = f.result()
-            if progress:
-                progress()
-    return results
+    """fn over todo in J local processes (or here when J is 1), results in todo's order
+    (seed-validation and controllers use it)."""
+    return parallel.run_tasks(fn, todo, jobs=jobs,
+                              on_done=(lambda _: progress()) if progress else None)
 
 
-def run_jobs(path: str, combos: list[Combination], reps: int, seed: int, jobs: int,
-             do_check: bool, progress=None, variant: str | None = None) -> dict[int, list[dict]]:
-    """Every replication of every combination; results in (combination, rep) order."""
-    todo = [(path, c.sets, c.index, r, rep_seed(seed, c.index, r), do_check, variant)
+def run_jobs(scenarios: dict, combos: list[Combination], reps: int, seed: int, jobs: int,
+             do_check: bool, progress=None, scheduler: str | None = None,
+             timings: list | None = None, on_combination=None) -> dict[int, list[dict]]:
+    """Every replication of every combination (`scenarios`: from validate()); results in
+    (combination, rep) order, whatever ran them. `on_combination(combo, runs)` as soon as
+    all of one combination's runs are in (runs in rep order): the caller's statistics then
+    use the parent's idle time while the pool still runs the rest."""
+    todo = [(scenarios[c.index].raw, scenarios[c.index].path, c.index, r,
+             rep_seed(seed, c.index, r), do_check)
             for c in combos for r in range(c.reps or reps)]
-    # the biggest runs first, so that a pool does not end waiting on one of them
-    order = sorted(range(len(todo)), key=lambda i: -_size(combos[todo[i][2]]))
-    done = map_jobs(run_one, [todo[i] for i in order], jobs, progress)
-    results = {(c, r): m for c, r, m in done}
+    # the costliest runs first (by the budget's estimate of their wake-ups), so that no
+    # process ends the sweep alone on a 1,000-worker run
+    cost = {c.index: budget.estimate_scenario(scenarios[c.index]).events for c in combos}
+    order = sorted(range(len(todo)), key=lambda i: (-cost[todo[i][2]], i))
+    by_index = {c.index: c for c in combos}
+    results: dict = {}
+    missing = {c.index: c.reps or reps for c in combos}
+
+    def arrived(item) -> None:
+        c, r, m = item
+        results[(c, r)] = m
+        missing[c] -= 1
+        if progress:
+            progress()
+        if on_combination and not missing[c]:
+            on_combination(by_index[c], [results[(c, i)] for i in range(by_index[c].reps or reps)])
+
+    parallel.run_tasks(run_one, todo, jobs=jobs, scheduler=scheduler, order=order,
+                       on_done=arrived, timings=timings)
     return {c.index: [results[(c.index, r)] for r in range(c.reps or reps)] for c in combos}
-
-
-def _size(c: Combination) -> float:
-    """How big a combination's runs are (its worker count, when it sets one)."""
-    try:
-        return float(c.values.get("workers", 0))
-    except ValueError:
-        return 0.0
 
 
 def aggregate(combo: Combination, runs: list[dict], seed: int) -> dict:

@@ -16,6 +16,7 @@ from phaselab.files import check_output
 from phaselab.inputs import budget
 from phaselab.inputs.numbers import SEED, seconds
 from phaselab.explore import DEFAULT_DB, SHRINK_CALLS, explore, scenario_summary, tape_summary
+from phaselab.parallel import check_scheduler
 from phaselab.search_space import SPACES
 
 NAME = "explore"
@@ -30,6 +31,10 @@ def add_arguments(p) -> None:
     p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="processes; the findings do not depend on it")
+    p.add_argument("--scheduler", metavar="ADDR",
+                   help="run the search shards and shrinks as Dask tasks: 'local' (a "
+                        "LocalCluster of --jobs processes) or a scheduler address, e.g. "
+                        "tcp://10.0.0.5:8786 (docs/dask.md); the findings do not depend on it")
     p.add_argument("--time-budget", "--budget", metavar="SECONDS", dest="time_budget",
                    type=seconds(0, strict=True, maximum=budget.limit("explore_budget_s")),
                    help="optional cap: start no shard or shrink after it (findings then "
@@ -59,6 +64,7 @@ def _validate(args) -> None:
         raise UsageError(f"--jobs {args.jobs}: must be a whole number >= 1")
     if args.seed < 0:
         raise UsageError(f"--seed {args.seed}: must be a whole number >= 0")
+    args.scheduler = check_scheduler(args.scheduler)
     if args.time_budget is not None and args.time_budget <= 0:
         raise UsageError(f"--time-budget {args.time_budget}: must be > 0 seconds")
     if args.shrink_calls < 0:
@@ -89,7 +95,7 @@ def run(args) -> int:
     space = f"{args.space}-faults" if args.faults else args.space
     rep = explore(args.scenario, variant, args.max_examples, args.seed, args.jobs,
                   args.time_budget, None if args.no_database else args.database, space,
-                  args.shrink_calls, progress)
+                  args.shrink_calls, progress, args.scheduler)
     save = args.save or os.path.join("out", f"explore-{variant}")
     if rep.findings:
         os.makedirs(save, exist_ok=True)
@@ -121,6 +127,7 @@ def run(args) -> int:
             "scenario": args.scenario, "variant": variant, "seed": args.seed,
             "space": rep.space, "max_examples": args.max_examples, "examples": rep.examples,
             "shards": rep.shards, "shards_run": rep.shards_run, "jobs": args.jobs,
+            "scheduler": args.scheduler,
             "replayed_from_database": rep.replayed, "time_capped": rep.time_capped,
             "wall_s": round(rep.wall_s, 2), "features": dict(sorted(rep.features.items())),
             "findings": out, "coverage": cov, "plot": args.plot}, default=str))
@@ -134,7 +141,9 @@ def run(args) -> int:
 def render(con: Console, args, rep, out: list, cov: dict) -> None:
     con.print(f"[bold]phaselab explore {args.scenario} — variant {rep.variant}, seed "
               f"{args.seed}, space {rep.space}: {rep.examples} examples in {rep.shards_run} of "
-              f"{rep.shards} shards ({args.jobs} process{'es' if args.jobs > 1 else ''}, "
+              f"{rep.shards} shards ("
+              + (f"Dask {args.scheduler}" if args.scheduler else
+                 f"{args.jobs} process{'es' if args.jobs > 1 else ''}") + ", "
               f"{rep.wall_s:.0f} s)[/bold]")
     if rep.replayed:
         con.print(f"{rep.replayed} past failure(s) replayed from the database first")

@@ -11,7 +11,7 @@ import os
 import time
 from pathlib import Path
 
-from phaselab import sweep as sw, thresholds as th
+from phaselab import parallel, sweep as sw, thresholds as th
 from phaselab.console import stdout_console, stderr_console
 from phaselab.errors import UsageError
 from phaselab.files import check_output, write_atomically
@@ -40,7 +40,12 @@ def add_arguments(p) -> None:
                         "--at 'workers=1000: reps=3; duration_s=5' to keep big runs affordable")
     p.add_argument("--reps", type=COUNT, default=20, help="replications per combination")
     p.add_argument("--jobs", type=COUNT, default=min(os.cpu_count() or 1, 64),
-                   help="processes (the numbers do not depend on it)")
+                   help="processes (the numbers do not depend on it); with --scheduler local, "
+                        "the LocalCluster's worker processes")
+    p.add_argument("--scheduler", metavar="ADDR",
+                   help="run the replications as Dask tasks: 'local' (a LocalCluster) or a "
+                        "scheduler address, e.g. tcp://10.0.0.5:8786 (docs/dask.md); the "
+                        "numbers do not depend on it")
     p.add_argument("--seed", type=SEED, help="sweep seed (default: the scenario's)")
     p.add_argument("--variant", help="variant for every run (default: the scenario's)")
     p.add_argument("--out", help="output folder, created if missing "
@@ -246,6 +251,7 @@ def _unique_labels(combos) -> None:
 def run(args) -> int:
     _whole("--reps", args.reps, 1)
     _whole("--jobs", args.jobs, 1)
+    scheduler = parallel.check_scheduler(args.scheduler)
     if args.seed is not None:
         _whole("--seed", args.seed, 0)
     if not args.set and not args.case:
@@ -288,6 +294,8 @@ def run(args) -> int:
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn)
     wall0 = time.perf_counter()
+    epoch0 = time.time()
+    timings: list = []
     total = sum(c.reps or args.reps for c in combos)
     err = stderr_console()
     with Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -303,9 +311,13 @@ def run(args) -> int:
                 t_last[0] = time.monotonic()
                 print(f"sweep: {done[0]}/{total} runs, {time.perf_counter() - wall0:.0f} s",
                       file=err.file, flush=True)
-        results = sw.run_jobs(args.scenario, combos, args.reps, seed, args.jobs,
-                              not args.no_check, progress, args.variant)
-    rows = [sw.aggregate(c, results[c.index], seed) for c in combos]
+        aggregated: dict = {}
+        results = sw.run_jobs(scenarios, combos, args.reps, seed, args.jobs,
+                              not args.no_check, progress, scheduler, timings,
+                              lambda c, runs: aggregated.__setitem__(
+                                  c.index, sw.aggregate(c, runs, seed)))
+    epoch1 = time.time()
+    rows = [aggregated[c.index] for c in combos]
     run_times = [sw.timing(results[c.index]) for c in combos]
     wall = time.perf_counter() - wall0
 
@@ -346,6 +358,8 @@ def run(args) -> int:
            "at": args.at, "axes": {"x": ax.x, "series": ax.series}, "answers": answers,
            "thresholds": results_th, "rows": rows, "timing": run_times, "wall_s": wall,
            "runs": {c.label: results[c.index] for c in combos},
+           "parallel": {"scheduler": scheduler, "runs_s": epoch1 - epoch0,
+                        "processes": parallel.idle_summary(timings, epoch0, epoch1)},
            "files": {k: str(v) for k, v in files.items()}}
     made = charts.write_all(str(out), rows, ax, title)
     doc["files"].update({k.replace(".png", "_png"): v for k, v in made.items()})
@@ -359,7 +373,8 @@ def run(args) -> int:
         print(json.dumps({k: doc[k] for k in doc if k != "runs"}, default=str))
     else:
         render(stdout_console(), title, rows, answers, notes + [
-            f"{total} runs in {wall:.1f} s wall with {args.jobs} process(es).",
+            f"{total} runs in {wall:.1f} s wall with "
+            + (f"Dask ({scheduler})." if scheduler else f"{args.jobs} process(es)."),
             f"Report: {html_path}; charts: {', '.join(made.values())}; tables: "
             f"{files['summary_csv']}, {files['runs_csv']}, {files['json']}"], timing, checks,
             run_times)
