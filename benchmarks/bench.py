@@ -6,8 +6,7 @@
 Rows come from section modules in benchmarks/, each exposing `measure(progress) -> list[dict]`
 with keys what, target, measured, met (True / False / None: no target) and note:
 `sim_speed` (the simulator: interpreter, baseline, large and 1,000-worker runs, growth curve)
-and `parallel` (sweep and search scaling, Dask) when that module exists, else `main_job`
-(the main-job sweep on 1 and 2 processes). `--check` exits 1 when any target is missed, so a
+and `parallel` (the main-job sweep and explore on 1 and 2 processes, Dask). `--check` exits 1 when any target is missed, so a
 regression is seen when the benchmark is run by hand or nightly. Progress goes to stderr.
 """
 from __future__ import annotations
@@ -28,28 +27,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 SECTIONS = ("sim_speed", "parallel")
-FALLBACK = {"parallel": "main_job"}  # used while benchmarks/parallel.py does not exist
 MISSED_EXIT = 1
 
 
 def section_modules(only: list[str] | None = None) -> list[tuple[str, object]]:
-    """(name, module) for each section to run; a missing optional section gives way to its
-    fallback."""
-    out = []
-    for name in SECTIONS:
-        fallback = FALLBACK.get(name)
-        if only and fallback in only:  # asked for by name
-            out.append((fallback, importlib.import_module(fallback)))
-            continue
-        if only and name not in only:
-            continue
-        try:
-            out.append((name, importlib.import_module(name)))
-        except ModuleNotFoundError as exc:
-            if exc.name != name or name not in FALLBACK:
-                raise
-            out.append((FALLBACK[name], importlib.import_module(FALLBACK[name])))
-    return out
+    """(name, module) for each section to run: all, or those named in `only`."""
+    return [(name, importlib.import_module(name)) for name in SECTIONS
+            if not only or name in only]
 
 
 def gather(sections: list[tuple[str, object]], progress: Callable[[str], None]) -> list[dict]:
@@ -146,7 +130,7 @@ def growth_of(rows: list[dict]) -> dict | None:
 def parse(argv: list[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="bench.py", description=__doc__.splitlines()[0])
     ap.add_argument("--only", action="append", metavar="SECTION",
-                    choices=[*SECTIONS, *FALLBACK.values()],
+                    choices=SECTIONS,
                     help="run only this section (repeatable)")
     ap.add_argument("--check", action="store_true",
                     help=f"exit {MISSED_EXIT} when any target is missed")

@@ -52,19 +52,9 @@ def test_report_prints_each_target_beside_its_figure_and_verdict():
     assert "This run: a machine. busy" in text
 
 
-def test_missing_parallel_section_falls_back_to_main_job(monkeypatch):
-    real = bench.importlib.import_module
-
-    def no_parallel(name):
-        if name == "parallel":
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-        return real(name)
-    monkeypatch.setattr(bench.importlib, "import_module", no_parallel)
-    assert [n for n, _ in bench.section_modules()] == ["sim_speed", "main_job"]
-    monkeypatch.setattr(bench.importlib, "import_module",
-                        lambda name: fake_section([]) if name == "parallel" else real(name))
+def test_sections_are_chosen_by_name():
     assert [n for n, _ in bench.section_modules()] == ["sim_speed", "parallel"]
-    assert [n for n, _ in bench.section_modules(["main_job"])] == ["main_job"]
+    assert [n for n, _ in bench.section_modules(["parallel"])] == ["parallel"]
 
 
 def test_a_broken_parallel_section_is_not_hidden(monkeypatch):
