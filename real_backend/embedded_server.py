@@ -40,7 +40,7 @@ def _accepts(port: int) -> bool:
         return False
 
 
-def _state(pid: int) -> str | None:
+def process_state(pid: int) -> str | None:
     """The process state letter from /proc (R, S, T stopped, Z zombie...), None if unknown."""
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -88,7 +88,7 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"embedded server exited with code {self.proc.returncode} "
                                    f"before accepting connections; log tail:\n{self.log_tail()}")
-            if _state(self.proc.pid) in ("T", "t"):
+            if process_state(self.proc.pid) in ("T", "t"):
                 raise RuntimeError("embedded server was stopped (SIGSTOP) before accepting "
                                    "connections")
             if _accepts(self.port):
@@ -123,14 +123,14 @@ class ServerProcess:
         if code is not None:
             return (f"was killed by {signal.Signals(-code).name}" if code < 0
                     else f"exited with code {code}")
-        if _state(p.pid) in ("T", "t") and not self.stalled.is_set():
+        if process_state(p.pid) in ("T", "t") and not self.stalled.is_set():
             return "is stopped (SIGSTOP) and answers nothing"
         return None
 
     def stop(self) -> None:
         with self._lock:
             p = self.proc
-            if p is not None and p.poll() is None and _state(p.pid) in ("T", "t"):
+            if p is not None and p.poll() is None and process_state(p.pid) in ("T", "t"):
                 p.kill()  # a stopped process acts on no SIGTERM until continued
             if p is not None and p.poll() is None:
                 try:

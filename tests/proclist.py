@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from real_backend.embedded_server import process_state
+
 
 def procs() -> dict[int, tuple[int, str]]:
     """pid -> (ppid, command line) of every live process (zombies left out)."""
@@ -44,13 +46,7 @@ def descendants(root: int, known: dict[int, str]) -> dict[int, str]:
     return known
 
 
-def state(pid: int) -> str | None:
-    """The process state letter (R, S, T stopped, Z zombie...), None when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return None
+state = process_state  # the process state letter (R, S, T stopped, Z zombie...) or None
 
 
 def alive(pid: int) -> bool:
