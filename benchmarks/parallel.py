@@ -78,7 +78,8 @@ def _alternate(run: Callable[[int], tuple[float, dict]], repeat: int,
 
 
 def _losses(doc: dict, wall: float) -> str:
-    """Where a 2-process sweep's wall time went, from its per-task timings."""
+    """Where a 2-process sweep's or search's wall time went, from its per-task timings (the
+    `parallel` section of its JSON: a sweep's runs, a search's shards)."""
     par = doc.get("parallel") or {}
     procs = list((par.get("processes") or {}).values())
     if not procs:
@@ -126,8 +127,7 @@ def measure(progress: Callable[[str], None] | None = None, repeat: int = 2,
         say("explore (2,000 examples, variant fixed), 1 and 2 processes")
         expl = _alternate(lambda j: _timed(EXPLORE + ["--jobs", str(j)], "--save"), repeat,
                           say)
-        rows += _scaling_rows("explore, 2,000 examples in 10 shards", expl,
-                              lambda _d, _w: "")
+        rows += _scaling_rows("explore, 2,000 examples in 10 shards", expl, _losses)
     if "dask" not in only:
         return rows
     say("small sweep on a Dask LocalCluster and on the process pool")

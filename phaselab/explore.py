@@ -335,14 +335,16 @@ class Report:
     replayed: int = 0  # examples replayed from the database
     time_capped: bool = False
     wall_s: float = 0.0
+    parallel: dict = field(default_factory=dict)  # the search shards' per-process accounting
 
 
 def _pool_map(fn: Callable, jobs: list, n: int, deadline: float | None,
-              progress: Callable[[object], None] | None, scheduler: str | None = None) -> list:
+              progress: Callable[[object], None] | None, scheduler: str | None = None,
+              timings: list | None = None) -> list:
     """fn over jobs in up to n processes (or as Dask tasks), results in job order; jobs not
     started by the deadline are skipped (None), except the first."""
     return parallel.run_tasks(fn, jobs, jobs=n, scheduler=scheduler, deadline=deadline,
-                              on_done=progress)
+                              on_done=progress, timings=timings)
 
 
 def open_database(folder: str | None):
@@ -381,7 +383,10 @@ def explore(path: str, variant: str | None = None, max_examples: int = 200, seed
     saved = len(list(db.fetch(db_key(jobs_[0])))) if db is not None else 0
     past = run_shard(Job(raw, variant, space, shard_seed(seed, -1), -1, saved), db) \
         if saved else None
-    results = _pool_map(run_shard, jobs_, jobs, deadline, on_shard, scheduler)
+    timings: list = []
+    epoch0 = time.time()
+    results = _pool_map(run_shard, jobs_, jobs, deadline, on_shard, scheduler, timings)
+    epoch1 = time.time()
     ran = [r for r in results if r is not None]
     tally = coverage.Tally()
     hits: Counter = Counter()
@@ -426,7 +431,9 @@ def explore(path: str, variant: str | None = None, max_examples: int = 200, seed
                   replayed=past.examples if past else 0,
                   time_capped=len(ran) < len(sizes)
                   or (shrink_calls > 0 and any(s is None for s in shrunk)),
-                  wall_s=time.monotonic() - wall0)
+                  wall_s=time.monotonic() - wall0,
+                  parallel={"scheduler": scheduler, "runs_s": epoch1 - epoch0,
+                            "processes": parallel.idle_summary(timings, epoch0, epoch1)})
 
 
 # --- presenting a finding -------------------------------------------------------------------

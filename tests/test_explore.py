@@ -30,6 +30,11 @@ def test_same_findings_with_one_and_two_processes():
     assert _findings(one) == _findings(two)
     assert one.examples == two.examples == 40
     assert one.tally.counts == two.tally.counts
+    # where the search's time went, per process: every shard accounted for, in <= 2 processes
+    procs = two.parallel["processes"]
+    assert 1 <= len(procs) <= 2 and sum(p["tasks"] for p in procs.values()) == two.shards
+    assert all(p["busy_s"] > 0 and p["before_first_s"] >= 0 for p in procs.values())
+    assert sum(p["tasks"] for p in one.parallel["processes"].values()) == one.shards
 
 
 def test_same_findings_on_a_machine_a_thousand_times_slower(monkeypatch):

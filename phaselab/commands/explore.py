@@ -129,7 +129,8 @@ def run(args) -> int:
             "shards": rep.shards, "shards_run": rep.shards_run, "jobs": args.jobs,
             "scheduler": args.scheduler,
             "replayed_from_database": rep.replayed, "time_capped": rep.time_capped,
-            "wall_s": round(rep.wall_s, 2), "features": dict(sorted(rep.features.items())),
+            "wall_s": round(rep.wall_s, 2), "parallel": rep.parallel,
+            "features": dict(sorted(rep.features.items())),
             "findings": out, "coverage": cov, "plot": args.plot}, default=str))
     else:
         render(Console(), args, rep, out, cov)
