@@ -183,7 +183,8 @@ def epoch_isolation(trace: Trace) -> Iterator[Violation]:
     """Each hook opens a new epoch (its epoch exceeds the previous one); a query's recorded epoch
     is the worker's epoch when it started (either one if it started during a hook); a query
     counted=true saw no hook change its epoch before it finished. Not checked: that counters
-    read 0 just after each hook (needs live_agg / worker snapshots, not in the trace yet)."""
+    read 0 just after each hook (the trace has live_agg's sum over workers in load-mode runs,
+    not each worker's snapshot right after its hook)."""
     hooks = trace.by_worker("hook")
     for k, hs in hooks.items():
         prev = 0
