@@ -18,7 +18,8 @@ retrying, so a write is never applied twice and never lost:
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Any
 
 from protocol.effects import (AllocSeq, FetchEvents, ReadNextSeq, ReadRunStatus, Sleep,
                               StatementFailed)
@@ -31,44 +32,53 @@ def retrying(sw) -> bool:
     return sw.statement_errors == "retry"
 
 
-def until_ok(sw, effect):
-    """Perform `effect`; with retries on, again after each failure until it succeeds."""
+@dataclass(frozen=True)
+class Landed:
+    """A settle step's answer when the timed-out statement did take effect: its result."""
+    value: Any = None
+
+
+def retried(sw, effect, settle=None):
+    """Perform `effect`; with retries on, again RETRY_S after each failure until it succeeds.
+    After an `info` (it may have taken effect), `settle(effect)`, a generator, finds out: it
+    returns Landed(result) when the statement took effect, else the effect to try next. The
+    one retry loop behind every row of the table above."""
     while True:
         try:
             return (yield effect)
-        except StatementFailed:
+        except StatementFailed as exc:
             if not retrying(sw):
                 raise
+            if exc.outcome == "info" and settle is not None:
+                got = yield from settle(effect)
+                if isinstance(got, Landed):
+                    return got.value
+                effect = got
         yield Sleep(RETRY_S)
+
+
+def until_ok(sw, effect):
+    """Perform `effect`; with retries on, again after each failure until it succeeds."""
+    return (yield from retried(sw, effect))
 
 
 def create_once(sw, create):
     """The run's INSERT: after an `info`, reading the row tells whether it landed (an INSERT
     retried blindly would fail on the key, or in a model recreate the row)."""
-    while True:
-        try:
-            return (yield create)
-        except StatementFailed as exc:
-            if not retrying(sw):
-                raise
-            if exc.outcome == "info":
-                if (yield from until_ok(sw, ReadRunStatus(create.run_id))) is not None:
-                    return None
-        yield Sleep(RETRY_S)
+    def settle(c):
+        if (yield from until_ok(sw, ReadRunStatus(c.run_id))) is not None:
+            return Landed(None)
+        return c
+    return (yield from retried(sw, create, settle))
 
 
 def result_row(sw, write):
     """A TEST_RESULTS write (the parent row's status and enrichment status, which the
     dashboard waits for): retried; after an `info` an insert is retried as an update."""
-    while True:
-        try:
-            return (yield write)
-        except StatementFailed as exc:
-            if not retrying(sw):
-                raise
-            if exc.outcome == "info" and write.insert:
-                write = replace(write, insert=False)
-        yield Sleep(RETRY_S)
+    def settle(w):
+        yield from ()  # nothing to read: an insert that may have landed becomes an update
+        return replace(w, insert=False) if w.insert else w
+    return (yield from retried(sw, write, settle))
 
 
 def landed(row, set_: dict) -> bool:
@@ -82,51 +92,30 @@ def landed(row, set_: dict) -> bool:
 def verified_write(sw, run_id: str, write):
     """A RUN_STATUS write (`write` is the effect) -> matched; fixed resolves an `info` by
     reading the row back instead of writing again."""
-    while True:
-        try:
-            return (yield write)
-        except StatementFailed as exc:
-            if not retrying(sw):
-                raise
-            if exc.outcome == "info":
-                row = yield from until_ok(sw, ReadRunStatus(run_id))
-                if landed(row, write.set):
-                    return True
-        yield Sleep(RETRY_S)
+    def settle(w):
+        row = yield from until_ok(sw, ReadRunStatus(run_id))
+        return Landed(True) if landed(row, w.set) else w
+    return (yield from retried(sw, write, settle))
 
 
 def allocate_seq(st):
     """Fixed allocation, one atomic statement; an `info` is resolved by reading the counter
     (emitters are serialised, so it either still says ours or one past it)."""
-    while True:
-        try:
-            seq = yield AllocSeq(st.run_id)
-            st.next_seq = seq + 1
-            return seq
-        except StatementFailed as exc:
-            if not retrying(st.sw):
-                raise
-            if exc.outcome == "info":
-                n = yield from until_ok(st.sw, ReadNextSeq(st.run_id))
-                if n == st.next_seq + 1:  # ours took effect
-                    st.next_seq = n
-                    return n - 1
-                st.next_seq = n
-        yield Sleep(RETRY_S)
+    def settle(alloc):
+        n = yield from until_ok(st.sw, ReadNextSeq(st.run_id))
+        if n == st.next_seq + 1:  # ours took effect
+            return Landed(n - 1)
+        st.next_seq = n
+        return alloc
+    seq = yield from retried(st.sw, AllocSeq(st.run_id), settle)
+    st.next_seq = seq + 1
+    return seq
 
 
 def insert_once(st, insert):
     """An event insert that is neither lost nor duplicated by an `info`."""
-    while True:
-        try:
-            yield insert
-            return
-        except StatementFailed as exc:
-            if not retrying(st.sw):
-                raise
-            if exc.outcome == "info":
-                yield Sleep(VERIFY_AFTER_S)
-                rows = yield from until_ok(st.sw, FetchEvents(st.run_id, insert.seq - 1, 1))
-                if any(e.seq == insert.seq for e in rows):
-                    return
-        yield Sleep(RETRY_S)
+    def settle(ins):
+        yield Sleep(VERIFY_AFTER_S)
+        rows = yield from until_ok(st.sw, FetchEvents(st.run_id, ins.seq - 1, 1))
+        return Landed() if any(e.seq == ins.seq for e in rows) else ins
+    yield from retried(st.sw, insert, settle)
