@@ -20,6 +20,7 @@ reported as "not applicable".
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -65,16 +66,21 @@ def _env(tree: Path) -> dict:
     return env
 
 
+def _run(cmd: list[str], tree: Path, timeout: float) -> subprocess.CompletedProcess | None:
+    """`cmd` in the mutated tree; None when it ran out of time (a hang counts as killed)."""
+    try:
+        return subprocess.run(cmd, cwd=tree, env=_env(tree), capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+
+
 def pytest_stage(tree: Path, selection: list[str], timeout: float) -> tuple[bool, str]:
     """(killed, the first failing test or why)."""
     cmd = [str(PY), "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-m", "not live",
-           "-n", "0", *selection] if _has_xdist() else \
-        [str(PY), "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-m", "not live",
-         *selection]
-    try:
-        r = subprocess.run(cmd, cwd=tree, env=_env(tree), capture_output=True, text=True,
-                           timeout=timeout)
-    except subprocess.TimeoutExpired:
+           *(["-n", "0"] if _has_xdist() else []), *selection]
+    r = _run(cmd, tree, timeout)
+    if r is None:
         return True, f"timeout after {timeout:.0f} s"
     if r.returncode == 0:
         return False, ""
@@ -84,6 +90,7 @@ def pytest_stage(tree: Path, selection: list[str], timeout: float) -> tuple[bool
     return True, (failed[0] if failed else f"pytest exit {r.returncode}: {tail[:200]}")
 
 
+@functools.cache  # asked once per campaign, not once per mutant
 def _has_xdist() -> bool:
     return subprocess.run([str(PY), "-c", "import xdist"], capture_output=True).returncode == 0
 
@@ -92,10 +99,8 @@ def explore_stage(tree: Path, examples: int, timeout: float) -> tuple[bool, str]
     cmd = [str(PY), "-m", "phaselab.cli", "explore", "scenarios/baseline.toml", "--variant",
            "fixed", "--max-examples", str(examples), "--seed", "1", "--no-database",
            "--shrink-calls", "0", "--save", str(tree), "--json"]
-    try:
-        r = subprocess.run(cmd, cwd=tree, env=_env(tree), capture_output=True, text=True,
-                           timeout=timeout)
-    except subprocess.TimeoutExpired:
+    r = _run(cmd, tree, timeout)
+    if r is None:
         return True, f"timeout after {timeout:.0f} s"
     if r.returncode == 0:
         return False, ""
