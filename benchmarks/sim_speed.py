@@ -65,13 +65,10 @@ def _driver(env):
                      TraceWriter(keep=False), lambda *a: None)
 
 
-def effect_loop() -> float:
+def _timed_actors(actor) -> float:
+    """Wall seconds for ACTORS copies of the generator function `actor` on one SimDriver."""
     env = simpy.Environment()
     d = _driver(env)
-
-    def actor():
-        for _ in range(STEPS):
-            yield fx.Sleep(0.001)
     for i in range(ACTORS):
         d.start(actor(), f"a{i}")
     t = time.perf_counter()
@@ -79,12 +76,16 @@ def effect_loop() -> float:
     return time.perf_counter() - t
 
 
+def effect_loop() -> float:
+    def actor():
+        for _ in range(STEPS):
+            yield fx.Sleep(0.001)
+    return _timed_actors(actor)
+
+
 def tick_loop() -> float:
     """A worker's idle main-loop iteration as protocol/actors/worker.py runs it: three clock
     reads, then the loop's sleep from a sub-generator (polling.main_pause)."""
-    env = simpy.Environment()
-    d = _driver(env)
-
     def pause():
         yield fx.Sleep(0.001)
 
@@ -94,11 +95,7 @@ def tick_loop() -> float:
             yield fx.Now()
             yield fx.Now()
             yield from pause()
-    for i in range(ACTORS):
-        d.start(actor(), f"a{i}")
-    t = time.perf_counter()
-    env.run()
-    return time.perf_counter() - t
+    return _timed_actors(actor)
 
 
 def baseline_walls(bulk: bool) -> list[float]:
