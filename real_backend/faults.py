@@ -150,7 +150,7 @@ class ServerStall(threading.Thread):
     def run(self) -> None:
         try:
             for w in self.windows:
-                if self._cancel.wait(max(0.0, w.start_s - self.now())):
+                if self._wait_until(w.start_s):
                     return
                 with self._lock:
                     if self._cancel.is_set():
@@ -160,11 +160,17 @@ class ServerStall(threading.Thread):
                     self._stopped = True
                 self.record("driver", "fault", fault="stall", action="start",
                             until=w.end_s, pid=self.server.pid)
-                self._cancel.wait(max(0.0, w.end_s - self.now()))
+                self._wait_until(w.end_s)
                 if self._continue():
                     self.record("driver", "fault", fault="stall", action="end")
         finally:
             self._continue()
+
+    def _wait_until(self, t: float) -> bool:
+        """Wait until run-clock second t, or until cancelled (-> True). A window far in the
+        future (stall=1e308@2 is a valid spec) waits at most threading's longest timeout,
+        longer than any run, instead of raising OverflowError in this thread."""
+        return self._cancel.wait(min(max(0.0, t - self.now()), threading.TIMEOUT_MAX))
 
     def _continue(self) -> bool:
         """SIGCONT the server if we stopped it; True if this call did."""

@@ -353,6 +353,29 @@ def test_a_stall_stops_the_server_for_its_window_then_continues_it():
         v.end()
 
 
+def test_a_stall_longer_than_any_run_is_cut_short_by_the_run_end():
+    """stall=1e308@0 is a valid spec: the wait for its end once raised OverflowError in the
+    stall thread (a traceback on stderr); it must wait quietly until the run's end resumes."""
+    from real_backend.faults import ServerStall
+    v, recs, errors = _Victim(), [], []
+    t0 = time.monotonic()
+    hook, threading.excepthook = threading.excepthook, errors.append
+    try:
+        st = ServerStall(fm.FaultSpec(heal_at_s=1e309, stalls=(fm.Window(0.0, 1e308),)), v,
+                         lambda: time.monotonic() - t0, lambda *a, **k: recs.append(k))
+        st.start()
+        assert _wait_state(v.pid, ("T", "t")) in ("T", "t")
+        time.sleep(0.2)
+        assert st.is_alive() and not errors, errors
+        st.resume()
+        assert _wait_state(v.pid, ("S", "R")) in ("S", "R")
+        st.join(2)
+        assert not st.is_alive() and not errors and recs[-1].get("cut_short") is True
+    finally:
+        threading.excepthook = hook
+        v.end()
+
+
 def test_resume_during_a_stall_continues_the_server_at_once():
     """The run's Ctrl-C / crash path (live.py's finally, atexit) calls resume()."""
     from real_backend.faults import ServerStall
