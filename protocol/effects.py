@@ -24,6 +24,15 @@ class Sleep:
 
 
 @dataclass(frozen=True)
+class Tick(Sleep):
+    """The worker main loop's pause: one Sleep of `seconds`. `due` holds the loop's
+    (last, period) pairs; a driver may sleep on through whole further ticks while, at every
+    tick's end t, no `t - last >= period` holds: the loop would only wake to find nothing
+    due (§5.3's idle iterations). A driver that does not skip treats it as a Sleep."""
+    due: tuple[tuple[float, float], ...] = ()
+
+
+@dataclass(frozen=True)
 class Parallel:
     """Perform several effects at once; resumes with their results, in order, when all end.
 

@@ -34,6 +34,22 @@ def timeouts(env: simpy.Environment) -> Callable[[float], Timeout]:
     return timeout
 
 
+def timeouts_at(env: simpy.Environment) -> Callable[[float], Timeout]:
+    """Like `timeouts`, for an absolute time `at` >= now (a delay of at - now)."""
+    queue, eid = env._queue, env._eid
+
+    def timeout_at(at: float) -> Timeout:
+        t = _new(Timeout)
+        t.env = env
+        t.callbacks = []
+        t._value = None
+        t._delay = at - env._now
+        t._ok = True
+        heappush(queue, (at, NORMAL, next(eid), t))
+        return t
+    return timeout_at
+
+
 def run_until(env: simpy.Environment, until: simpy.Event) -> None:
     """`env.run(until=until)` with Environment.step inlined: the same events in the same
     order, callbacks and failure rules as SimPy 4's step(), minus a method call per event."""

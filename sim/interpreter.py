@@ -8,6 +8,7 @@ seeded jitter so that same-instant events are ordered by the seed, not first-in 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from random import Random
 from typing import Any, Callable
 
 import simpy
@@ -16,7 +17,7 @@ from protocol import effects as fx
 from protocol import faults as fm
 from protocol.trace import TraceWriter
 from sim.bulk import Bursts
-from sim.fastevents import timeouts
+from sim.fastevents import timeouts, timeouts_at
 from sim.faults import FaultLayer
 from sim.latency import LatencyModel, RandomSource
 from sim.live import LiveWorld
@@ -24,8 +25,9 @@ from sim.notify import Channel
 from sim.tables import Tables
 
 TIE_JITTER_S = 1e-6
+TICKS_MAX = 10_000  # whole idle ticks one Tick may skip; waking early is harmless, just slower
 UNHANDLED = object()  # what an actor that died of an unhandled statement error returns
-_SLEEP, _NOW, _GUARD = fx.Sleep, fx.Now, fx.Guard
+_SLEEP, _TICK, _NOW, _NOTE, _GUARD = fx.Sleep, fx.Tick, fx.Now, fx.Note, fx.Guard
 
 
 @dataclass
@@ -45,6 +47,8 @@ class WorkerProc:
 
 
 class SimDriver:
+    skip_idle_ticks = True  # False: every Tick is one tick (the same trace, only slower)
+
     def __init__(self, env: simpy.Environment, tables: Tables, latency: LatencyModel,
                  src: RandomSource, trace: TraceWriter,
                  worker_program: Callable[[str, int, int], Any],
@@ -54,9 +58,11 @@ class SimDriver:
         self.env, self.tables, self.latency, self.src, self.trace = (
             env, tables, latency, src, trace)
         self.timeout = timeouts(env)  # env.timeout, minus SimPy's constructor overhead
+        self.timeout_at = timeouts_at(env)  # the same, at an absolute time
         self._rnd = src.random
         self._write = trace.write
         self._handlers: dict[type, Callable] = {}  # effect type -> perform_* (see perform)
+        self._meanings: dict[type, Callable] = {}  # statement type -> its rule (see apply)
         self.server = server  # sim.server_queue.ServerQueue: a shared backend's queue, or None
         self.worker_program = worker_program
         self.worker_clock_offset_s = worker_clock_offset_s
@@ -103,6 +109,7 @@ class SimDriver:
         value: Any = None
         error: BaseException | None = None
         env, timeout, rnd, send = self.env, self.timeout, self._rnd, gen.send
+        tick = None  # this process's own jitter stream for Ticks (see idle_until)
         handlers, handler_for = self._handlers, self._handler_for
         while True:
             try:
@@ -126,6 +133,18 @@ class SimDriver:
                     gen.close()
                     return None
                 continue
+            if kind is _NOTE:  # a trace record: nothing to wait for
+                self.note(eff, actor)
+                continue
+            if kind is _TICK:
+                if tick is None:  # seeded by one draw of the run's stream, at the first Tick
+                    tick = Random(int(rnd() * 2 ** 53)).random
+                try:
+                    yield self.timeout_at(self.idle_until(eff, tick))
+                except simpy.Interrupt:
+                    gen.close()
+                    return None
+                continue
             handler = handlers.get(kind) or handler_for(kind)
             try:
                 value = yield from handler(eff, actor, owner)
@@ -134,6 +153,25 @@ class SimDriver:
             except simpy.Interrupt:  # killed or cancelled: no exit steps run
                 gen.close()
                 return None
+
+    def idle_until(self, eff: fx.Tick, tick: Callable[[], float]) -> float:
+        """When a Tick ends: the end of its first tick, or of the first later tick at which
+        one of its (last, period) pairs is due, skipping the iterations in between that
+        would find nothing to do. Each tick end is computed as SimPy would have scheduled
+        it (the previous end plus the sleep plus a jitter), and the jitter comes from the
+        process's own stream, drawn once per tick whether the tick is skipped or not: so a
+        run's trace is the same, bit for bit, with skipping on or off."""
+        s = eff.seconds if eff.seconds > 0.0 else 0.0
+        t = self.env._now + (s + TIE_JITTER_S * tick())
+        due = eff.due
+        if not (due and self.skip_idle_ticks):
+            return t
+        for _ in range(TICKS_MAX):
+            for last, period in due:
+                if t - last >= period:
+                    return t
+            t += s + TIE_JITTER_S * tick()
+        return t
 
     # --- effects --------------------------------------------------------------------------
 
@@ -151,6 +189,8 @@ class SimDriver:
         return handler
 
     def perform(self, eff, actor: str, owner: WorkerProc | None):
+        if isinstance(eff, fx.QueryBurst):
+            return (yield from self.bursts.run(eff))
         if isinstance(eff, fx.Statement):
             return (yield from self.statement(eff, actor))
         if isinstance(eff, fx.Now):
@@ -159,9 +199,7 @@ class SimDriver:
             yield self.wait(eff.seconds)
             return None
         if isinstance(eff, fx.Note):
-            self.record(actor, eff.kind, **eff.fields)
-            if self.live is not None and eff.kind == "worker_state":
-                self.live.targets[eff.fields["worker"]] = eff.fields["target"]
+            self.note(eff, actor)
             return None
         if isinstance(eff, fx.Parallel):
             procs = [self.env.process(self.one(e, actor, owner)) for e in eff.effects]
@@ -222,6 +260,11 @@ class SimDriver:
                                                           if not p.exited])
         raise TypeError(f"{actor} yielded {eff!r}, which is not an effect")
 
+    def note(self, eff: fx.Note, actor: str) -> None:
+        self.record(actor, eff.kind, **eff.fields)
+        if self.live is not None and eff.kind == "worker_state":
+            self.live.targets[eff.fields["worker"]] = eff.fields["target"]
+
     def one(self, eff, actor, owner):
         try:
             return (yield from self.perform(eff, actor, owner))
@@ -229,8 +272,6 @@ class SimDriver:
             return exc
 
     def statement(self, eff: fx.Statement, actor: str):
-        if isinstance(eff, fx.QueryBurst):
-            return (yield from self.bursts.run(eff))
         op = eff.op
         self.counts[op] = self.counts.get(op, 0) + 1
         lat = self.latency.sample(op, self.src)
@@ -374,33 +415,47 @@ class SimDriver:
 
     def apply(self, eff: fx.Statement, actor: str, op_id: int):
         """The statement's meaning at the instant it takes effect."""
-        now, t = self.env.now, self.tables
-        if isinstance(eff, fx.CreateRun):
-            return t.create_run(now, eff, actor, op_id)
-        if isinstance(eff, fx.WriteRunStatus):
-            return t.write_run_status(now, eff, actor, op_id)
-        if isinstance(eff, fx.InsertEvent):
-            return t.insert_event(now, eff, actor, op_id)
-        if isinstance(eff, fx.MergeHeartbeat):
-            stamp = now + self.worker_clock_offset_s(eff.worker_id)
-            if self.faults is not None:  # a lying clock: offset and drift (protocol/faults)
-                stamp += fm.clock_offset(self.faults.spec, eff.worker_id, now)
-            return t.merge_heartbeat(now, eff, stamp)
-        if isinstance(eff, fx.Connect):
-            conn = SimConnection(eff.conn_id, eff.worker_id, eff.tag)
-            return conn, [{"kind": "conn", "worker": eff.worker_id, "conn": eff.conn_id,
-                           "action": "created", "tag": eff.tag}]
-        if isinstance(eff, fx.SetQueryTag):
-            eff.conn.tag = eff.tag
-            self.bursts.altered(eff.worker_id, eff.conn)
-            return None, [{"kind": "conn", "worker": eff.worker_id, "conn": eff.conn.conn_id,
-                           "action": "altered", "tag": eff.tag}]
-        if isinstance(eff, (fx.Setup, fx.Enrich)):
-            return None, []
-        if isinstance(eff, fx.ReadRunStatus):
-            return t.read_run_status(now, eff, actor)
-        handler = getattr(t, eff.op)
-        return handler(now, eff)
+        kind = type(eff)
+        meaning = self._meanings.get(kind) or self._meaning_for(kind)
+        return meaning(self.env._now, eff, actor, op_id)
+
+    def _meaning_for(self, kind: type) -> Callable:
+        """apply's rule for one statement type, chosen once per type."""
+        t = self.tables
+        if issubclass(kind, (fx.CreateRun, fx.WriteRunStatus, fx.InsertEvent)):
+            meaning = getattr(t, kind.op)
+        elif issubclass(kind, fx.MergeHeartbeat):
+            meaning = self._merge_heartbeat
+        elif issubclass(kind, fx.Connect):
+            meaning = self._connect
+        elif issubclass(kind, fx.SetQueryTag):
+            meaning = self._set_query_tag
+        elif issubclass(kind, (fx.Setup, fx.Enrich)):
+            meaning = lambda now, eff, actor, op_id: (None, [])  # noqa: E731
+        elif issubclass(kind, fx.ReadRunStatus):
+            meaning = lambda now, eff, actor, op_id: t.read_run_status(now, eff, actor)  # noqa: E731
+        else:
+            table_op = getattr(t, kind.op)
+            meaning = lambda now, eff, actor, op_id: table_op(now, eff)  # noqa: E731
+        self._meanings[kind] = meaning
+        return meaning
+
+    def _merge_heartbeat(self, now: float, eff: fx.MergeHeartbeat, actor: str, op_id: int):
+        stamp = now + self.worker_clock_offset_s(eff.worker_id)
+        if self.faults is not None:  # a lying clock: offset and drift (protocol/faults)
+            stamp += fm.clock_offset(self.faults.spec, eff.worker_id, now)
+        return self.tables.merge_heartbeat(now, eff, stamp)
+
+    def _connect(self, now: float, eff: fx.Connect, actor: str, op_id: int):
+        conn = SimConnection(eff.conn_id, eff.worker_id, eff.tag)
+        return conn, [{"kind": "conn", "worker": eff.worker_id, "conn": eff.conn_id,
+                       "action": "created", "tag": eff.tag}]
+
+    def _set_query_tag(self, now: float, eff: fx.SetQueryTag, actor: str, op_id: int):
+        eff.conn.tag = eff.tag
+        self.bursts.altered(eff.worker_id, eff.conn)
+        return None, [{"kind": "conn", "worker": eff.worker_id, "conn": eff.conn.conn_id,
+                       "action": "altered", "tag": eff.tag}]
 
     # --- worker processes -----------------------------------------------------------------
 

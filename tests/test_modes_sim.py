@@ -125,10 +125,10 @@ def test_bounded_stops_at_the_ceiling_with_bounds_limit_reached():
 
 def test_reference_writes_no_rollup_after_the_loop():
     """§10.2: WORKERS_ACTIVE keeps its last value (seed issue 3's cause); the QPS
-    scenario's seed 25 has its last rollup while workers were still active."""
-    _, ref = run(QPS, seed=25, variant="reference")
+    scenario's seed 12 has its last rollup while workers were still active."""
+    _, ref = run(QPS, seed=12, variant="reference")
     assert "UI-ROLLUP-CONVERGE" in ids(ref)
-    _, fix = run(QPS, seed=25)
+    _, fix = run(QPS, seed=12)
     last = [w for w in fix.matched_status_writes() if "WORKERS_ACTIVE" in (w.get("set") or {})]
     assert last[-1]["set"]["WORKERS_ACTIVE"] == 0
 
@@ -144,14 +144,14 @@ def test_mode_runs_state_their_settings_in_the_header():
 def test_reference_live_total_falls_after_the_last_hook_and_fixed_counts_reset_snapshots():
     """§10.1-10.2: the cache keeps a worker's pre-hook (warmup) snapshot until its next post,
     so a read just after the last hook sees warmup ops that the next read has reset."""
-    _, ref = run(QPS, seed=6, variant="reference")
+    _, ref = run(QPS, seed=7, variant="reference")
     assert "EPOCH-AGG-MONOTONE" in ids(ref)
     fell = [v for v in check(ref) if v.property_id == "EPOCH-AGG-MONOTONE"][0]
     assert all(r["kind"] == "live_agg" for r in fell.records)
-    _, only = run(QPS, seed=6, variant="reference",
+    _, only = run(QPS, seed=7, variant="reference",
                   sets=["variant.switches.live_agg_counts=measured"])
     assert "EPOCH-AGG-MONOTONE" not in ids(only)
-    _, fix = run(QPS, seed=6)
+    _, fix = run(QPS, seed=7)
     assert {j.property_id: j.outcome for j in judge(fix)}["EPOCH-AGG-MONOTONE"] == "passed"
 
 
@@ -205,7 +205,7 @@ def test_lost_posts_empty_the_cache_and_the_reference_resets_the_qps_total():
 def test_fixed_keeps_a_workers_count_when_its_snapshot_expires():
     """A lost POST lets a worker's snapshot expire: summed as the cache holds them the total
     falls (live_agg_counts = all); fixed keeps each worker's last measured count."""
-    _, all_ = run(QPS, seed=3, sets=LOST_POSTS + ["variant.switches.live_agg_counts=all"])
+    _, all_ = run(QPS, seed=5, sets=LOST_POSTS + ["variant.switches.live_agg_counts=all"])
     assert "EPOCH-AGG-MONOTONE" in ids(all_)
-    _, fix = run(QPS, seed=3, sets=LOST_POSTS)
+    _, fix = run(QPS, seed=5, sets=LOST_POSTS)
     assert {j.property_id: j.outcome for j in judge(fix)}["EPOCH-AGG-MONOTONE"] == "passed"

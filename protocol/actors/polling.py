@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from protocol import phases as ph
 from protocol.effects import (AwaitNotice, MergeHeartbeat, Notify, Now, Parallel, Random,
-                              RunRow, Sleep, StatementFailed, WriteTestResult)
+                              RunRow, Sleep, StatementFailed, Tick, WriteTestResult)
 
 SCHEMES = ("poll", "jittered", "adaptive", "push")
 
@@ -96,12 +96,13 @@ def wait_ended(w, now: float) -> None:
     w.poll["running_seen"] = now
 
 
-def main_pause(w):
-    """The main loop's sleep; in push mode a notice ends it early -> the Notice, else None."""
+def main_pause(w, due: tuple = ()):
+    """The main loop's sleep; in push mode a notice ends it early -> the Notice, else None.
+    `due`: the loop's (last, period) pairs, so a driver can skip ticks with nothing due."""
     cfg = w.cfg
     if cfg.coordination == "push":
         return (yield AwaitNotice(w.worker_id, cfg.main_loop_sleep_s))
-    yield Sleep(cfg.main_loop_sleep_s)
+    yield Tick(cfg.main_loop_sleep_s, due)
     return None
 
 

@@ -239,7 +239,10 @@ def main_loop(w: WorkerState, pool: BenchmarkPool):
         if now - last_hb >= cfg.heartbeat_s:
             last_hb = now
             yield from heartbeat(w, ph.HB_RUNNING, pool)
-        notice = yield from polling.main_pause(w)
+        # what the next iteration would act on (a ramp steps every iteration: no skipping)
+        due = (((last_poll, period), (last_reconcile, cfg.reconcile_s),
+                (last_hb, cfg.heartbeat_s)) if w.ramp is None else ())
+        notice = yield from polling.main_pause(w, due)
         if w.ramp is not None:  # a target ramp (QPS): one step per iteration
             yield from worker_scaling.ramp_tick(w, pool)
         if notice is not None:  # push: poll events now, adopt a pushed phase at once
