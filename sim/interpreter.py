@@ -7,6 +7,7 @@ seeded jitter so that same-instant events are ordered by the seed, not first-in 
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from random import Random
 from typing import Any, Callable
@@ -109,29 +110,29 @@ class SimDriver:
         value: Any = None
         error: BaseException | None = None
         env, timeout, rnd, send = self.env, self.timeout, self._rnd, gen.send
+        sleep_t, now_t, jitter = _SLEEP, _NOW, TIE_JITTER_S  # (locals: the fastest lookup)
         tick = None  # this process's own jitter stream for Ticks (see idle_until)
         handlers, handler_for = self._handlers, self._handler_for
         while True:
             try:
-                eff = gen.throw(error) if error is not None else send(value)
+                eff = send(value) if error is None else gen.throw(error)
             except StopIteration as stop:
                 return stop.value
             except fx.StatementFailed as exc:  # not handled by the actor: it dies of it
                 self.record(actor, "crash", error=str(exc), outcome=exc.outcome)
                 return UNHANDLED
-            error = None
+            error = value = None
             kind = type(eff)
-            if kind is _NOW:  # the commonest effect: three per idle main-loop iteration
-                value = env._now
-                continue
-            value = None
-            if kind is _SLEEP:
+            if kind is sleep_t:
                 s = eff.seconds
                 try:
-                    yield timeout((s if s > 0.0 else 0.0) + TIE_JITTER_S * rnd())
+                    yield timeout((s if s > 0.0 else 0.0) + jitter * rnd())
                 except simpy.Interrupt:
                     gen.close()
                     return None
+                continue
+            if kind is now_t:  # three per main-loop iteration
+                value = env._now
                 continue
             if kind is _NOTE:  # a trace record: nothing to wait for
                 self.note(eff, actor)
@@ -166,7 +167,15 @@ class SimDriver:
         due = eff.due
         if not (due and self.skip_idle_ticks):
             return t
-        for _ in range(TICKS_MAX):
+        # Below `near` no pair can be due, whatever the rounding of `t - last` (the margin
+        # is far above it): those ticks cost one comparison each. Then the loop's own test.
+        near = min(last + period - 1e-9 * (2 * abs(last) + abs(period) + 1)
+                   for last, period in due)
+        n = 0
+        while t < near and n < TICKS_MAX:
+            t += s + TIE_JITTER_S * tick()
+            n += 1
+        for _ in range(TICKS_MAX - n):
             for last, period in due:
                 if t - last >= period:
                     return t
@@ -294,16 +303,17 @@ class SimDriver:
             return fx.QueryResult(start, self.env.now, tag)
         self.next_op_id += 1
         op_id = self.next_op_id
-        env, write = self.env, self._write
+        env, write, timeout, rnd = self.env, self._write, self.timeout, self._rnd
         write({"t": env._now, "actor": actor, "kind": "invoke", "op": op, "id": op_id,
                "args": _args(eff)})
         if self.server is not None:  # queued and served first; then the client/network part
             yield from self.server.visit(op, self.src, self.wait)
-        yield self.wait(lat / 2)
+        half = lat / 2 if lat > 0.0 else 0.0  # (self.wait, inline: two per statement)
+        yield timeout(half + TIE_JITTER_S * rnd())
         result, records = self.apply(eff, actor, op_id)
         for rec in records:
             write({"t": env._now, "actor": actor, **rec})
-        yield self.wait(lat / 2)
+        yield timeout(half + TIE_JITTER_S * rnd())
         write({"t": env._now, "actor": actor, "kind": "ok", "op": op, "id": op_id,
                "value": _summary(result)})
         return result
@@ -499,17 +509,25 @@ class SimDriver:
 def _args(eff) -> dict:
     """The statement's fields for its `invoke` record (not run_id, not the connection)."""
     try:
-        fields = vars(eff)
+        out = vars(eff).copy()
     except TypeError:  # no __dict__
         return {}
-    out = {}
-    for k, v in fields.items():
-        if k == "run_id" or k == "conn":
-            continue
-        if isinstance(v, _GUARD):
-            v = v.as_dict()
-        out[k] = v
+    out.pop("run_id", None)
+    out.pop("conn", None)
+    guards = _GUARDED.get(type(eff))
+    if guards is None:
+        guards = _GUARDED[type(eff)] = _guard_fields(type(eff))
+    for k in guards:
+        if isinstance(out.get(k), _GUARD):
+            out[k] = out[k].as_dict()
     return out
+
+
+_GUARDED: dict[type, tuple] = {}  # statement type -> its fields declared as a Guard (_args)
+
+
+def _guard_fields(kind: type) -> tuple:
+    return tuple(f.name for f in dataclasses.fields(kind) if f.type in ("Guard", _GUARD))
 
 
 def _summary(result) -> Any:

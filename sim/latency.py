@@ -7,6 +7,8 @@ header passes to checkers as L and Q.
 from __future__ import annotations
 
 import math
+from functools import partial
+from itertools import chain, repeat
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,17 +24,13 @@ class NumpySource:
     """The default source: one seeded numpy Generator decides every random choice of a run."""
 
     def __init__(self, seed: int):
-        self.gen = np.random.Generator(np.random.PCG64(seed))
-        self._buf = self.gen.random(4096).tolist()  # Python floats: no float() per draw
-        self._i = 0
-
-    def random(self) -> float:
-        i = self._i
-        if i == 4096:  # batched draws: a scalar call per sample is slow
-            self._buf = self.gen.random(4096).tolist()
-            i = 0
-        self._i = i + 1
-        return self._buf[i]
+        self.gen = gen = np.random.Generator(np.random.PCG64(seed))
+        # Batched draws as Python floats (a scalar call per sample is slow, and so is a
+        # float() per draw), served by C-level iterators: `random()` is one `next`. The
+        # first batch is drawn now and each next one when the last is used up, so a burst's
+        # direct draws from `gen` (sim/bulk.py) interleave with these as they always did.
+        batches = chain.from_iterable(map(lambda _: gen.random(4096).tolist(), repeat(None)))
+        self.random = partial(next, chain(gen.random(4096).tolist(), batches))
 
     def normal(self) -> float:
         # Box-Muller from the same stream keeps one sequence of draws per run.
