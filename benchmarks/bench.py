@@ -67,13 +67,27 @@ LIMITS = """\
 The profile (`.venv/bin/python benchmarks/profile_runs.py --write docs/performance-profile.md`,
 tables in [performance-profile.md](performance-profile.md)) shows no single hot spot left:
 the cost of a big run is spread over SimPy's event loop (heap, step, process resume), the
-interpreter's dispatch, the protocol's own actor code and the trace records. What a run has
-to do is set by the protocol, not by the simulator: every worker wakes every
-`main_loop_sleep_s` (50 ms: 20 idle main-loop iterations a second, three clock reads and a
-sleep each), and heartbeats, event polls and reconciles are statements with two waits each.
-At 1,000 workers those per-worker wake-ups are most of the run's SimPy events. Each speed row
+interpreter's dispatch, the protocol's own actor code and the trace records. Each speed row
 states the limit of the bare event loop: the run's SimPy event count at the bare loop's cost
 per event, i.e. the speed if everything but SimPy were free.
+
+**Idle main-loop ticks are skipped.** Every worker's main loop wakes every
+`main_loop_sleep_s` (50 ms), and most wake-ups find no poll, reconcile or heartbeat due: at
+1,000 workers they were 64% of a run's SimPy events. The loop's pause is now a `Tick` that
+carries what the next iteration would act on, and the simulator sleeps through the
+iterations that would find nothing due (`SimDriver.idle_until`). Each tick still draws its
+tie-breaking jitter, from a stream of its process's own, so a trace is byte-identical with
+skipping on or off (tests/test_idle_ticks.py); moving those draws off the run's one stream
+changed every trace once (the pinned digests were re-pinned and two saved regressions
+re-seeded). The 1,000 x 10 run went from 1.65 M to 0.74 M SimPy events.
+
+**What limits the 100 x 100 run is bursts, not events.** Its 7.1 M queries are simulated in
+about 63,000 bursts (10,000 benchmark sessions, each a burst per 20 s horizon or phase
+change), and a burst costs tens of microseconds of Python and numpy (sampling, cumulative
+sums, the query_batch record with its start times, the task's generator frames): that, not
+the event loop, is most of the run's time. Reaching 100x would take bursts per worker
+instead of per session (one numpy draw for all of a worker's connections), which changes
+what the task actors are; it is the next step, not done here.
 
 Why the growth is not quite linear: the work (SimPy events, statements, bursts) grows in
 proportion to workers x connections at a fixed connection count, but the CPU cost of each
@@ -81,19 +95,15 @@ event grows with the run's size (the growth row's note gives it per run): the ev
 holds one entry per waiting task (log n per push and pop), and a bigger run's working set
 (its generators, pending events and the trace it keeps) fits the caches less well.
 
-What was removed (traces stay byte-identical: same events in the same order): SimPy's
-Timeout constructor chain on every sleep and statement wait (`sim/fastevents.py` builds the
-same event and queues it under the same key), `Environment.step` as a call per event (inlined
-run loop), the isinstance chain and one or two generator frames per statement or burst
-(handlers found by effect type once), a numpy scalar `float()` per random draw (the buffer is
-Python floats), two numpy passes per burst when there is no think time, and the cyclic
-garbage collector during a run (`sim/gcpause.py`: it re-traversed the surviving trace
-records, about a fifth of a 1,000-worker run, while a run makes almost no cyclic garbage).
-
-What would go further changes what the simulator is, not how fast it runs: fewer wake-ups
-per worker (a longer `main_loop_sleep_s` changes the protocol being studied), a run loop
-without SimPy's Process and generator machinery per resume, or runs in parallel
-(the `parallel` section).
+What was removed without changing a trace: SimPy's Timeout constructor chain on every sleep
+and statement wait (`sim/fastevents.py` builds the same event and queues it under the same
+key), `Environment.step` as a call per event (inlined run loop), the isinstance chains and
+one or two generator frames per statement, burst or note (handlers and statement meanings
+found by type once), a Python method per random draw (the stream is served by C-level
+iterators over batches of Python floats), two numpy passes per burst when there is no think
+time, and the cyclic garbage collector during a run (`sim/gcpause.py`: it re-traversed the
+surviving trace records, about a fifth of a 1,000-worker run, while a run makes almost no
+cyclic garbage).
 """
 
 

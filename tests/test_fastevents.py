@@ -68,3 +68,18 @@ def test_numpy_source_draws_the_generators_stream_in_order():
     want = np.random.Generator(np.random.PCG64(7)).random(10_000).tolist()
     assert got == want
     assert all(type(x) is float for x in got[:5])
+
+
+def test_numpy_source_batches_interleave_with_direct_draws_as_they_always_did():
+    """sim/bulk.py draws from `src.gen` directly: the first batch of 4,096 is drawn when the
+    source is made, each next one when the last is used up, so a direct draw lands between
+    batches exactly there."""
+    src = NumpySource(3)
+    early = src.gen.random(2).tolist()  # before any draw of the source's own
+    head = [src.random() for _ in range(10)]
+    direct = src.gen.random(5).tolist()
+    rest = [src.random() for _ in range(4_096)]  # the first batch's rest, then the second
+    ref = np.random.Generator(np.random.PCG64(3))
+    first = ref.random(4_096).tolist()
+    assert early == ref.random(2).tolist() and direct == ref.random(5).tolist()
+    assert head == first[:10] and rest == first[10:] + ref.random(10).tolist()
