@@ -8,6 +8,7 @@ seeded jitter so that same-instant events are ordered by the seed, not first-in 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from random import Random
 from typing import Any, Callable
@@ -169,8 +170,14 @@ class SimDriver:
             return t
         # Below `near` no pair can be due, whatever the rounding of `t - last` (the margin
         # is far above it): those ticks cost one comparison each. Then the loop's own test.
-        near = min(last + period - 1e-9 * (2 * abs(last) + abs(period) + 1)
-                   for last, period in due)
+        near = math.inf
+        for last, period in due:
+            edge = last + period - 1e-9 * (2 * abs(last) + abs(period) + 1)
+            if edge != edge:  # NaN (an infinite pair): no shortcut, the loop's own test
+                near = -math.inf
+                break
+            if edge < near:
+                near = edge
         n = 0
         while t < near and n < TICKS_MAX:
             t += s + TIE_JITTER_S * tick()

@@ -111,3 +111,12 @@ def test_a_tick_that_is_never_due_skips_at_most_ticks_max():
     (t,) = wake_times(fx.Tick(0.05, ((0.0, float("inf")),)), skip=True)
     n = TICKS_MAX + 1  # its own tick, then the skipped ones
     assert n * 0.05 <= t < n * (0.05 + 1e-6) + 1e-6
+
+
+@pytest.mark.parametrize("due", [((-float("inf"), float("inf")),),
+                                 ((0.0, float("nan")), (0.0, 0.3)),
+                                 ((float("nan"), 1.0), (0.0, 0.3))])
+def test_infinite_and_nan_pairs_wake_where_the_loop_would(due):
+    every = wake_times(fx.Tick(0.05, due), skip=False, n=12)
+    first = next((t for t in every if any(t - last >= p for last, p in due)), None)
+    assert first is not None and wake_times(fx.Tick(0.05, due), skip=True) == [first]

@@ -219,7 +219,7 @@ def main_loop(w: WorkerState, pool: BenchmarkPool):
     now = yield Now()
     last_poll, last_reconcile, last_hb = -math.inf, now, now
     period = cfg.event_poll_s
-    while not w.stopping:
+    while not w.stopping:  # (the clock is read again only after work that takes time)
         now = yield Now()
         if now - last_poll >= period:
             last_poll = now
@@ -229,13 +229,13 @@ def main_loop(w: WorkerState, pool: BenchmarkPool):
                     break
             if w.stopping:
                 break
-        now = yield Now()
+            now = yield Now()
         if now - last_reconcile >= cfg.reconcile_s:
             last_reconcile = now
             yield from reconcile(w, pool)
             if w.stopping:
                 break
-        now = yield Now()
+            now = yield Now()
         if now - last_hb >= cfg.heartbeat_s:
             last_hb = now
             yield from heartbeat(w, ph.HB_RUNNING, pool)
