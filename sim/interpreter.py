@@ -4,6 +4,8 @@ Every actor (and every task an actor spawns) is a SimPy process that feeds its g
 results of the effects it yields. A statement waits half its sampled latency, takes effect on
 the in-memory tables at that instant, then waits the other half. Every timeout gets a tiny
 seeded jitter so that same-instant events are ordered by the seed, not first-in first-out.
+A worker main loop's idle ticks draw theirs from a stream of their process's own, which is
+what lets the driver skip the iterations with nothing due (idle_until) without changing a run.
 """
 from __future__ import annotations
 
