@@ -31,8 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PHASELAB = str(ROOT / ".venv" / "bin" / "phaselab")
+EXPLORE_EXAMPLES = 2000
 EXPLORE = ["explore", "scenarios/baseline.toml", "--variant", "fixed", "--max-examples",
-           "2000", "--seed", "1", "--no-database", "--json"]
+           str(EXPLORE_EXAMPLES), "--seed", "1", "--no-database", "--json"]
 SMALL_SWEEP = ["sweep", "scenarios/baseline.toml", "--set", "status_poll_s=0.05,0.2,1.0",
                "--set", "bulk_queries=true", "--reps", "10", "--seed", "1", "--json"]
 TARGET = 1.8
@@ -113,6 +114,14 @@ def _scaling_rows(name: str, res: dict, losses: Callable[[dict, float], str]) ->
     ]
 
 
+def explore_label() -> str:
+    """The explore rows' name, with the shard plan explore cuts the budget into."""
+    from phaselab.explore import plan
+    sizes = plan(EXPLORE_EXAMPLES)
+    return (f"explore, {EXPLORE_EXAMPLES:,} examples in {len(sizes)} shards "
+            f"of {max(sizes)} down to {min(sizes)} examples")
+
+
 def measure(progress: Callable[[str], None] | None = None, repeat: int = 2,
             only: tuple[str, ...] = ("sweep", "explore", "dask")) -> list[dict]:
     say = progress or (lambda _m: None)
@@ -124,10 +133,10 @@ def measure(progress: Callable[[str], None] | None = None, repeat: int = 2,
                            say)
         rows += _scaling_rows("main-job sweep (tasks.py MAIN_JOB)", sweep, _losses)
     if "explore" in only:
-        say("explore (2,000 examples, variant fixed), 1 and 2 processes")
+        say(f"explore ({EXPLORE_EXAMPLES:,} examples, variant fixed), 1 and 2 processes")
         expl = _alternate(lambda j: _timed(EXPLORE + ["--jobs", str(j)], "--save"), repeat,
                           say)
-        rows += _scaling_rows("explore, 2,000 examples in 10 shards", expl, _losses)
+        rows += _scaling_rows(explore_label(), expl, _losses)
     if "dask" not in only:
         return rows
     say("small sweep on a Dask LocalCluster and on the process pool")

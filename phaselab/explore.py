@@ -3,7 +3,8 @@
 Three stages, each deterministic for a seed, whatever the machine's load or `--jobs`:
 
 1. **Search.** The example budget (`--max-examples`) is cut into shards whose sizes depend
-   on the budget only; shard i is one Hypothesis run seeded from (seed, i). An example is a
+   on the budget only, large first and smaller toward the end (plan()), so that processes
+   finish together; shard i is one Hypothesis run seeded from (seed, i). An example is a
    swarm scenario (phaselab/search_space.py: each example enables a random subset of
    features) plus a schedule tape (sim/hypothesis_source.py). Nothing fails inside
    Hypothesis here, so it never stops early (its multi-bug search would stop on a wall-clock
@@ -17,9 +18,10 @@ Three stages, each deterministic for a seed, whatever the machine's load or `--j
    and schedule; at most SHRINK_CALLS simulations each. The minimal example is saved to the
    database folder and returned as a replay case (phaselab/replay.py).
 
-Shards and shrinks run in `--jobs` processes or as Dask tasks (`--scheduler`); results are merged in shard and key order, so
-the report does not depend on the number of processes. `--time-budget` only stops starting
-new shards and shrinks (the findings then depend on the machine's speed, and say so).
+Shards and shrinks run in `--jobs` processes or as Dask tasks (`--scheduler`); results are
+merged in shard and key order, so the report does not depend on the number of processes.
+`--time-budget` only stops starting new shards and shrinks (the findings then depend on the
+machine's speed, and say so).
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ from protocol.trace import Trace, dumps
 
 SHARD_MAX = 200  # examples per shard at most (a shard is one Hypothesis run)
 SHARD_MIN = 25
+SHARD_TAPER = 4  # a shard takes at most 1/SHARD_TAPER of the examples left (plan())
 SHRINK_CALLS = 400  # simulations one shrink may spend; then it keeps what it has
 DEFAULT_DB = ".phaselab/explore-db"  # the example database folder, under the working dir
 
@@ -143,10 +146,21 @@ class ShardResult:
 
 
 def plan(max_examples: int) -> list[int]:
-    """Shard sizes: a function of the budget alone, so any --jobs runs the same shards."""
-    size = min(SHARD_MAX, max(SHARD_MIN, math.ceil(max_examples / 8)))
-    full, rest = divmod(max_examples, size)
-    return [size] * full + ([rest] if rest else [])
+    """Shard sizes: a function of the budget alone, so any --jobs runs the same shards.
+
+    Each shard takes 1/SHARD_TAPER of the examples still unplanned, between SHARD_MIN and
+    the budget's largest shard (1/8 of it, at most SHARD_MAX), so shards shrink toward the
+    end (guided self-scheduling): with up to about SHARD_TAPER processes the last to finish
+    runs a small shard alone, not a whole one (ten equal shards left one process idle for
+    1.5 s of a 2-process, 2,000-example search). The large shards come first, with the
+    sizes and seeds they had before the taper; budgets up to 200 are cut as before."""
+    largest = min(SHARD_MAX, max(SHARD_MIN, math.ceil(max_examples / 8)))
+    sizes, left = [], max_examples
+    while left > 0:
+        size = min(left, largest, max(SHARD_MIN, math.ceil(left / SHARD_TAPER)))
+        sizes.append(size)
+        left -= size
+    return sizes
 
 
 def shard_seed(seed: int, i: int) -> int:

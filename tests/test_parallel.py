@@ -226,3 +226,18 @@ def test_sweep_starts_the_costliest_runs_first_and_hands_each_combination_over_o
     assert [i for i, _ in handed] == [1, 0]
     assert all(runs == results[i] for i, runs in handed)
     assert [r["seed"] for r in results[0]] == [sw.rep_seed(1, 0, 0), sw.rep_seed(1, 0, 1)]
+
+
+# --- benchmarks/parallel.py -----------------------------------------------------------------
+
+def test_the_explore_benchmark_row_names_the_shards_explore_cuts():
+    import importlib.util
+    from phaselab.explore import plan
+    spec = importlib.util.spec_from_file_location("parallel_bench",
+                                                  ROOT / "benchmarks" / "parallel.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    budget = int(bench.EXPLORE[bench.EXPLORE.index("--max-examples") + 1])
+    sizes = plan(budget)
+    assert bench.explore_label() == (f"explore, {budget:,} examples in {len(sizes)} shards "
+                                     f"of {max(sizes)} down to {min(sizes)} examples")
