@@ -349,7 +349,7 @@ class Report:
     replayed: int = 0  # examples replayed from the database
     time_capped: bool = False
     wall_s: float = 0.0
-    parallel: dict = field(default_factory=dict)  # the search shards' per-process accounting
+    parallel: dict = field(default_factory=dict)  # per-process accounting: shards, shrinks
 
 
 def _pool_map(fn: Callable, jobs: list, n: int, deadline: float | None,
@@ -419,6 +419,8 @@ def explore(path: str, variant: str | None = None, max_examples: int = 200, seed
                 best[k] = ex
     keys = sorted(best)
     shrunk: list = [None] * len(keys)
+    stimings: list = []
+    shrinks = None  # the shrinks' own accounting (they start after the whole search)
     if shrink_calls > 0 and keys:
         sjobs = [Job(raw, variant, space, shard_seed(seed, 10 ** 6 + i), key=k,
                      choices=best[k].choices, shrink_calls=shrink_calls)
@@ -429,7 +431,10 @@ def explore(path: str, variant: str | None = None, max_examples: int = 200, seed
             done[0] += 1
             if progress:
                 progress("shrink", done[0], len(keys), len(keys))
-        shrunk = _pool_map(shrink, sjobs, jobs, deadline, on_shrink, scheduler)
+        s0 = time.time()
+        shrunk = _pool_map(shrink, sjobs, jobs, deadline, on_shrink, scheduler, stimings)
+        s1 = time.time()
+        shrinks = {"runs_s": s1 - s0, "processes": parallel.idle_summary(stimings, s0, s1)}
     findings = []
     for k, s in zip(keys, shrunk):
         ex = best[k]
@@ -451,7 +456,8 @@ def explore(path: str, variant: str | None = None, max_examples: int = 200, seed
                   wall_s=time.monotonic() - wall0,
                   parallel={"scheduler": scheduler, "start": started.get("start"),
                             "runs_s": epoch1 - epoch0,
-                            "processes": parallel.idle_summary(timings, epoch0, epoch1)})
+                            "processes": parallel.idle_summary(timings, epoch0, epoch1),
+                            "shrinks": shrinks})
 
 
 # --- presenting a finding -------------------------------------------------------------------

@@ -36,6 +36,9 @@ def test_same_findings_with_one_and_two_processes():
     assert all(p["busy_s"] > 0 and p["before_first_s"] >= 0 for p in procs.values())
     assert sum(p["tasks"] for p in one.parallel["processes"].values()) == one.shards
     assert one.parallel["start"] == "in-process"
+    shrinks = two.parallel["shrinks"]  # one task per distinct failure, accounted apart
+    assert sum(p["tasks"] for p in shrinks["processes"].values()) == len(two.findings)
+    assert shrinks["runs_s"] >= max(p["busy_s"] for p in shrinks["processes"].values())
     assert two.parallel["start"] in ("fork", "forkserver")  # fork when no other thread runs
 
 
@@ -172,6 +175,7 @@ def test_past_failures_come_back_first(tmp_path):
 def test_fixed_finds_nothing_and_reports_coverage():
     rep = explore(BASELINE, "fixed", max_examples=30, seed=3, database=None)
     assert rep.findings == [] and rep.examples == 30 and not rep.time_capped
+    assert rep.parallel["shrinks"] is None  # nothing to shrink, no accounting to show
     cov = rep.tally.report()
     reached = {r["item"] for r in cov["status/phase"]["reached"]}
     assert "RUNNING MEASUREMENT" in reached and "COMPLETED COMPLETED" in reached
