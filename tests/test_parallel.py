@@ -268,14 +268,39 @@ def test_sweep_starts_the_costliest_runs_first_and_hands_each_combination_over_o
 
 # --- benchmarks/parallel.py -----------------------------------------------------------------
 
-def test_the_explore_benchmark_row_names_the_shards_explore_cuts():
+def _parallel_bench():
     import importlib.util
-    from phaselab.explore import plan
     spec = importlib.util.spec_from_file_location("parallel_bench",
                                                   ROOT / "benchmarks" / "parallel.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_the_explore_benchmark_row_names_the_shards_explore_cuts():
+    from phaselab.explore import plan
+    bench = _parallel_bench()
     budget = int(bench.EXPLORE[bench.EXPLORE.index("--max-examples") + 1])
     sizes = plan(budget)
     assert bench.explore_label() == (f"explore, {budget:,} examples in {len(sizes)} shards "
                                      f"of {max(sizes)} down to {min(sizes)} examples")
+
+
+def test_the_scaling_rows_judge_wall_time_and_show_the_ratio_on_cpu_time():
+    """On a shared machine the wall ratio is low by what other work took; the note also
+    gives the ratio on the processes' CPU seconds (the parent's time outside the runs,
+    plus the longest process's start-up, gaps and CPU)."""
+    def proc(before, between, cpu):
+        return {"tasks": 1, "busy_s": cpu, "cpu_s": cpu, "before_first_s": before,
+                "between_s": between, "after_last_s": 0.0}
+    one = {"parallel": {"runs_s": 20.0, "processes": {"h:1": proc(0.0, 0.0, 19.0)}}}
+    two = {"parallel": {"runs_s": 12.0, "processes": {"h:2": proc(0.1, 0.0, 10.0),
+                                                       "h:3": proc(0.1, 0.2, 9.5)}}}
+    rows = _parallel_bench()._scaling_rows(
+        "x", {"walls": {1: [21.0, 22.0], 2: [14.0, 13.0]}, "docs": {1: one, 2: two},
+              "load": (1.5, 1.0)}, lambda doc, wall: "")
+    ratio = rows[2]
+    assert (ratio["measured"], ratio["met"]) == ("1.62x", False)  # 21 / 13, best of each
+    # 21 - 20 + 19 = 20 s on 1 process; 13 - 12 + (0.1 + 10) = 11.1 s on 2: 1.80x
+    assert "the runs' CPU 19.0 s on 1 process, 19.5 s on 2 (+3%" in ratio["note"]
+    assert ratio["note"].endswith("1.80x") and "load average 1.5 before" in ratio["note"]
