@@ -6,11 +6,10 @@ the imports again as spawned processes do, and none is forked from the parent it
 threads (the progress display's) could hold a lock at the moment of a fork. Where there is
 no fork server (Windows), spawn.
 
-With `fork_alone`, a caller whose process runs no other Python thread at the time
-(explore, which prints its progress from the main thread) has the workers forked from
-itself on Linux: they start at once with what it has imported, instead of waiting ~0.3-0.5
-s for the fork server to import it again, and no other Python thread's lock is copied.
-(numpy's OpenBLAS keeps a native thread pool, which resets itself across a fork.)
+With `fork_alone`, a caller whose process runs no other thread at the time (explore, which
+prints its progress from the main thread) has the workers forked from itself on Linux: they
+start at once with what it has imported, instead of waiting ~0.3-0.5 s for the fork server
+to import it again, and a single-threaded process has no other thread's lock to copy.
 """
 from __future__ import annotations
 
