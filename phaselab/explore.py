@@ -354,13 +354,11 @@ class Report:
 
 def _pool_map(fn: Callable, jobs: list, n: int, deadline: float | None,
               progress: Callable[[object], None] | None, scheduler: str | None = None,
-              timings: list | None = None, info: dict | None = None) -> list:
+              timings: list | None = None) -> list:
     """fn over jobs in up to n processes (or as Dask tasks), results in job order; jobs not
-    started by the deadline are skipped (None), except the first. The processes are forked
-    from this one when it runs a single thread (explore's progress is printed, not drawn by
-    a thread): they start at once instead of after the fork server's imports."""
+    started by the deadline are skipped (None), except the first."""
     return parallel.run_tasks(fn, jobs, jobs=n, scheduler=scheduler, deadline=deadline,
-                              on_done=progress, timings=timings, fork_alone=True, info=info)
+                              on_done=progress, timings=timings)
 
 
 def open_database(folder: str | None):
@@ -400,9 +398,8 @@ def explore(path: str, variant: str | None = None, max_examples: int = 200, seed
     past = run_shard(Job(raw, variant, space, shard_seed(seed, -1), -1, saved), db) \
         if saved else None
     timings: list = []
-    started: dict = {}
     epoch0 = time.time()
-    results = _pool_map(run_shard, jobs_, jobs, deadline, on_shard, scheduler, timings, started)
+    results = _pool_map(run_shard, jobs_, jobs, deadline, on_shard, scheduler, timings)
     epoch1 = time.time()
     ran = [r for r in results if r is not None]
     tally = coverage.Tally()
@@ -454,8 +451,7 @@ def explore(path: str, variant: str | None = None, max_examples: int = 200, seed
                   time_capped=len(ran) < len(sizes)
                   or (shrink_calls > 0 and any(s is None for s in shrunk)),
                   wall_s=time.monotonic() - wall0,
-                  parallel={"scheduler": scheduler, "start": started.get("start"),
-                            "runs_s": epoch1 - epoch0,
+                  parallel={"scheduler": scheduler, "runs_s": epoch1 - epoch0,
                             "processes": parallel.idle_summary(timings, epoch0, epoch1),
                             "shrinks": shrinks})
 

@@ -52,44 +52,6 @@ def test_pool_results_are_in_task_order_although_they_end_out_of_order():
     assert all(t.where.split(":")[1] != str(os.getpid()) for t in timings)
 
 
-FORK_PROBE = """
-import os, threading
-from phaselab import parallel
-
-def parent(_):
-    return os.getppid()
-
-if __name__ == "__main__":
-    for other_thread in (False, True):
-        if other_thread:
-            threading.Thread(target=threading.Event().wait, args=(60,), daemon=True).start()
-        info = {}
-        got = parallel.run_tasks(parent, [0, 1, 2, 3], jobs=2, fork_alone=True, info=info)
-        print(info["start"], set(got) == {os.getpid()})
-"""
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork only on Linux")
-def test_fork_alone_forks_a_single_threaded_caller_and_never_one_with_threads(tmp_path):
-    """Forked workers start at once; but a fork copies another thread's held locks, so a
-    caller with a thread running gets the fork server (whose workers are not its children)."""
-    probe = tmp_path / "probe.py"
-    probe.write_text(FORK_PROBE)
-    done = subprocess.run([sys.executable, str(probe)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split("\n")[:2] == ["fork True", "forkserver False"]
-
-
-def test_without_fork_alone_the_pool_uses_the_fork_server():
-    info: dict = {}
-    timings: list = []
-    assert parallel.run_tasks(square, [1, 2, 3], jobs=2, info=info, timings=timings) == [1, 4, 9]
-    assert info["start"] in ("forkserver", "spawn")
-    assert parallel.run_tasks(square, [2], jobs=1, info=info) == [4]
-    assert info["start"] == "in-process"
-
-
 def test_the_order_must_name_every_task_once():
     with pytest.raises(ValueError):
         parallel.run_tasks(square, [1, 2, 3], order=[0, 0, 1])

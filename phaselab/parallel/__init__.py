@@ -58,15 +58,11 @@ def check_scheduler(text: str | None) -> str | None:
 def run_tasks(fn: Callable, tasks: Sequence, *, jobs: int = 1, scheduler: str | None = None,
               order: Iterable[int] | None = None, deadline: float | None = None,
               on_done: Callable[[object], None] | None = None,
-              timings: list | None = None, fork_alone: bool = False,
-              info: dict | None = None) -> list:
+              timings: list | None = None) -> list:
     """fn over tasks, results in task order. `order`: the order to start them in (default:
     as given). `deadline` (time.monotonic()): tasks not started by then are skipped (None),
     except the first one started. `on_done(result)` after each task, in the order they end.
-    `timings`, when given, gets one TaskTime per task that ran. `fork_alone`: a local pool
-    may fork this process when it runs no other thread (process_pool.py). `info`, when
-    given, gets "start": how the workers started (in-process, fork, forkserver, spawn,
-    dask)."""
+    `timings`, when given, gets one TaskTime per task that ran."""
     order = list(range(len(tasks))) if order is None else list(order)
     if sorted(order) != list(range(len(tasks))):
         raise ValueError("order must be a permutation of the task indices")
@@ -76,11 +72,9 @@ def run_tasks(fn: Callable, tasks: Sequence, *, jobs: int = 1, scheduler: str | 
         backend = backend_mod.open_backend(scheduler, jobs)
     elif jobs > 1 and len(tasks) > 1:
         from phaselab.parallel import process_pool as local
-        backend = local.open_backend(jobs, (fn.__module__,), fork_alone)
+        backend = local.open_backend(jobs, (fn.__module__,))
     else:
         backend = None
-    if info is not None:
-        info["start"] = "dask" if scheduler is not None else "in-process"
     results: list = [None] * len(tasks)
 
     def keep(i: int, pair: tuple) -> None:
@@ -98,8 +92,6 @@ def run_tasks(fn: Callable, tasks: Sequence, *, jobs: int = 1, scheduler: str | 
             keep(i, wrapped(tasks[i]))
         return results
     with backend:
-        if info is not None and scheduler is None:
-            info["start"] = backend.start_method
         pending: dict = {}
         nxt = 0
         # in flight: with a deadline one task per process (what is queued would still start

@@ -5,46 +5,26 @@ The processes are forked from a fork server that has already imported the task's
 the imports again as spawned processes do, and none is forked from the parent itself, whose
 threads (the progress display's) could hold a lock at the moment of a fork. Where there is
 no fork server (Windows), spawn.
-
-With `fork_alone`, a caller whose process runs no other thread at the time (explore, which
-prints its progress from the main thread) has the workers forked from itself on Linux: they
-start at once with what it has imported, instead of waiting ~0.3-0.5 s for the fork server
-to import it again, and a single-threaded process has no other thread's lock to copy.
 """
 from __future__ import annotations
 
 import multiprocessing
-import sys
-import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 
-def start_method(fork_alone: bool = False) -> str:
-    """How the workers start: fork (only when asked, on Linux, from a single thread),
-    else the fork server, else spawn."""
-    methods = multiprocessing.get_all_start_methods()
-    if fork_alone and sys.platform == "linux" and "fork" in methods \
-            and threading.active_count() == 1:
-        return "fork"
-    return "forkserver" if "forkserver" in methods else "spawn"
-
-
 class ProcessPool:
-    def __init__(self, jobs: int, preload: tuple[str, ...] = (), fork_alone: bool = False):
+    def __init__(self, jobs: int, preload: tuple[str, ...] = ()):
         self.width = jobs
-        self._preload = list(preload)
-        self._fork_alone = fork_alone
-        self.start_method = ""
+        methods = multiprocessing.get_all_start_methods()
+        if "forkserver" in methods:
+            self._ctx = multiprocessing.get_context("forkserver")
+            self._ctx.set_forkserver_preload(list(preload))
+        else:  # pragma: no cover - Windows
+            self._ctx = multiprocessing.get_context("spawn")
         self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> "ProcessPool":
-        # decided here: with fork, the executor starts every worker at its first submit,
-        # before it starts a thread of its own
-        self.start_method = start_method(self._fork_alone)
-        ctx = multiprocessing.get_context(self.start_method)
-        if self.start_method == "forkserver":
-            ctx.set_forkserver_preload(self._preload)
-        self._pool = ProcessPoolExecutor(self.width, mp_context=ctx)
+        self._pool = ProcessPoolExecutor(self.width, mp_context=self._ctx)
         return self
 
     def submit(self, fn, arg):
@@ -73,6 +53,5 @@ class ProcessPool:
             p.join(timeout=5)
 
 
-def open_backend(jobs: int, preload: tuple[str, ...] = (), fork_alone: bool = False
-                 ) -> ProcessPool:
-    return ProcessPool(jobs, preload, fork_alone)
+def open_backend(jobs: int, preload: tuple[str, ...] = ()) -> ProcessPool:
+    return ProcessPool(jobs, preload)
