@@ -32,6 +32,9 @@ from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from ratio_text import ratio_text  # noqa: E402
 
 PHASELAB = str(ROOT / ".venv" / "bin" / "phaselab")
 EXPLORE_EXAMPLES = 2000
@@ -134,7 +137,7 @@ def _scaling_rows(name: str, res: dict, losses: Callable[[dict, float], str]) ->
         {"what": f"{name}, 2 processes", "target": "—", "measured": f"{two:.1f} s",
          "met": None, "note": losses(res["docs"][2], two)},
         {"what": f"{name}, scaling 1 -> 2 processes", "target": f">= {TARGET}x",
-         "measured": f"{ratio:.2f}x", "met": ratio >= TARGET,
+         "measured": ratio_text(ratio, TARGET), "met": ratio >= TARGET,
          "note": (f"{load}; a ratio measured while other work shares the 2 cores is low "
                   f"by the share it takes" if res["load"][0] > 0.5 else load) + cpu},
     ]

@@ -107,3 +107,10 @@ def test_speed_rows_judge_against_the_target_and_state_the_event_loop_limit():
     speed, mem = sim_speed._speed_rows("r", {**run, "wall_s": 0.5, "peak_rss_mb": 10.0},
                                        100.0, bare_us=1.0)
     assert (speed["met"], mem["met"]) == (True, True)
+
+
+def test_a_ratio_that_two_decimals_would_round_onto_its_target_gets_three():
+    from ratio_text import ratio_text
+    assert ratio_text(1.7973, 1.8) == "1.797x"  # missed ">= 1.8x": not shown as 1.80x
+    assert ratio_text(1.3049, 1.3) == "1.305x"  # missed "<= 1.3x": not shown as 1.30x
+    assert ratio_text(1.91, 1.8) == "1.91x" and ratio_text(1.8, 1.8) == "1.80x"
