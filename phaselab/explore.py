@@ -352,15 +352,6 @@ class Report:
     parallel: dict = field(default_factory=dict)  # per-process accounting: shards, shrinks
 
 
-def _pool_map(fn: Callable, jobs: list, n: int, deadline: float | None,
-              progress: Callable[[object], None] | None, scheduler: str | None = None,
-              timings: list | None = None) -> list:
-    """fn over jobs in up to n processes (or as Dask tasks), results in job order; jobs not
-    started by the deadline are skipped (None), except the first."""
-    return parallel.run_tasks(fn, jobs, jobs=n, scheduler=scheduler, deadline=deadline,
-                              on_done=progress, timings=timings)
-
-
 def open_database(folder: str | None):
     if not folder:
         return None
@@ -399,7 +390,8 @@ def explore(path: str, variant: str | None = None, max_examples: int = 200, seed
         if saved else None
     timings: list = []
     epoch0 = time.time()
-    results = _pool_map(run_shard, jobs_, jobs, deadline, on_shard, scheduler, timings)
+    results = parallel.run_tasks(run_shard, jobs_, jobs=jobs, scheduler=scheduler,
+                                 deadline=deadline, on_done=on_shard, timings=timings)
     epoch1 = time.time()
     ran = [r for r in results if r is not None]
     tally = coverage.Tally()
@@ -416,7 +408,6 @@ def explore(path: str, variant: str | None = None, max_examples: int = 200, seed
                 best[k] = ex
     keys = sorted(best)
     shrunk: list = [None] * len(keys)
-    stimings: list = []
     shrinks = None  # the shrinks' own accounting (they start after the whole search)
     if shrink_calls > 0 and keys:
         sjobs = [Job(raw, variant, space, shard_seed(seed, 10 ** 6 + i), key=k,
@@ -428,10 +419,11 @@ def explore(path: str, variant: str | None = None, max_examples: int = 200, seed
             done[0] += 1
             if progress:
                 progress("shrink", done[0], len(keys), len(keys))
+        stimings: list = []
         s0 = time.time()
-        shrunk = _pool_map(shrink, sjobs, jobs, deadline, on_shrink, scheduler, stimings)
-        s1 = time.time()
-        shrinks = {"runs_s": s1 - s0, "processes": parallel.idle_summary(stimings, s0, s1)}
+        shrunk = parallel.run_tasks(shrink, sjobs, jobs=jobs, scheduler=scheduler,
+                                    deadline=deadline, on_done=on_shrink, timings=stimings)
+        shrinks = parallel.accounting(stimings, s0, time.time())
     findings = []
     for k, s in zip(keys, shrunk):
         ex = best[k]
@@ -451,8 +443,8 @@ def explore(path: str, variant: str | None = None, max_examples: int = 200, seed
                   time_capped=len(ran) < len(sizes)
                   or (shrink_calls > 0 and any(s is None for s in shrunk)),
                   wall_s=time.monotonic() - wall0,
-                  parallel={"scheduler": scheduler, "runs_s": epoch1 - epoch0,
-                            "processes": parallel.idle_summary(timings, epoch0, epoch1),
+                  parallel={"scheduler": scheduler,
+                            **parallel.accounting(timings, epoch0, epoch1),
                             "shrinks": shrinks})
 
 

@@ -358,8 +358,7 @@ def run(args) -> int:
            "at": args.at, "axes": {"x": ax.x, "series": ax.series}, "answers": answers,
            "thresholds": results_th, "rows": rows, "timing": run_times, "wall_s": wall,
            "runs": {c.label: results[c.index] for c in combos},
-           "parallel": {"scheduler": scheduler, "runs_s": epoch1 - epoch0,
-                        "processes": parallel.idle_summary(timings, epoch0, epoch1)},
+           "parallel": {"scheduler": scheduler, **parallel.accounting(timings, epoch0, epoch1)},
            "files": {k: str(v) for k, v in files.items()}}
     made = charts.write_all(str(out), rows, ax, title)
     doc["files"].update({k.replace(".png", "_png"): v for k, v in made.items()})

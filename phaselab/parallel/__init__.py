@@ -126,3 +126,10 @@ def idle_summary(timings: list[TaskTime], t0: float, t1: float) -> dict:
                       "before_first_s": max(0.0, ts[0].start - t0), "between_s": gaps,
                       "after_last_s": max(0.0, t1 - ts[-1].end)}
     return out
+
+
+def accounting(timings: list[TaskTime], t0: float, t1: float) -> dict:
+    """A batch of tasks run between t0 and t1 (epoch seconds): its length and, per process,
+    idle_summary's figures; what `--json` reports as `parallel` and benchmarks/parallel.py
+    reads."""
+    return {"runs_s": t1 - t0, "processes": idle_summary(timings, t0, t1)}
