@@ -108,8 +108,8 @@ class SimDriver:
     def drive(self, gen, actor: str, owner: WorkerProc | None):
         """Run one actor generator to its end; its return value is the process value.
 
-        The hot loop of every run: Sleep and Now are answered inline (no generator per
-        effect), every other effect goes to its handler, found by the effect's type."""
+        The hot loop of every run: Sleep, Now, Note and Tick are answered inline (no
+        generator per effect), every other effect goes to its handler, found by its type."""
         value: Any = None
         error: BaseException | None = None
         env, timeout, rnd, send = self.env, self.timeout, self._rnd, gen.send
@@ -126,32 +126,21 @@ class SimDriver:
                 return UNHANDLED
             error = value = None
             kind = type(eff)
-            if kind is sleep_t:
-                s = eff.seconds
-                try:
-                    yield timeout((s if s > 0.0 else 0.0) + jitter * rnd())
-                except simpy.Interrupt:
-                    gen.close()
-                    return None
-                continue
-            if kind is now_t:  # three per main-loop iteration
-                value = env._now
-                continue
-            if kind is _NOTE:  # a trace record: nothing to wait for
-                self.note(eff, actor)
-                continue
-            if kind is _TICK:
-                if tick is None:  # seeded by one draw of the run's stream, at the first Tick
-                    tick = Random(int(rnd() * 2 ** 53)).random
-                try:
-                    yield self.timeout_at(self.idle_until(eff, tick))
-                except simpy.Interrupt:
-                    gen.close()
-                    return None
-                continue
-            handler = handlers.get(kind) or handler_for(kind)
             try:
-                value = yield from handler(eff, actor, owner)
+                if kind is sleep_t:
+                    s = eff.seconds
+                    yield timeout((s if s > 0.0 else 0.0) + jitter * rnd())
+                elif kind is now_t:  # once or more per main-loop iteration
+                    value = env._now
+                elif kind is _NOTE:  # a trace record: nothing to wait for
+                    self.note(eff, actor)
+                elif kind is _TICK:
+                    if tick is None:  # the first Tick seeds it with a draw of the run's stream
+                        tick = Random(int(rnd() * 2 ** 53)).random
+                    yield self.timeout_at(self.idle_until(eff, tick))
+                else:
+                    handler = handlers.get(kind) or handler_for(kind)
+                    value = yield from handler(eff, actor, owner)
             except fx.StatementFailed as exc:
                 error = exc
             except simpy.Interrupt:  # killed or cancelled: no exit steps run
@@ -452,7 +441,8 @@ class SimDriver:
         elif issubclass(kind, (fx.Setup, fx.Enrich)):
             meaning = lambda now, eff, actor, op_id: (None, [])  # noqa: E731
         elif issubclass(kind, fx.ReadRunStatus):
-            meaning = lambda now, eff, actor, op_id: t.read_run_status(now, eff, actor)  # noqa: E731
+            read = t.read_run_status
+            meaning = lambda now, eff, actor, op_id: read(now, eff, actor)  # noqa: E731
         else:
             table_op = getattr(t, kind.op)
             meaning = lambda now, eff, actor, op_id: table_op(now, eff)  # noqa: E731
