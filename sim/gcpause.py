@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def fewer_collections():
+def no_cyclic_gc():
     was_enabled = gc.isenabled()
     gc.disable()
     try:

@@ -23,7 +23,7 @@ from protocol.variants import ERROR_PATH_SWITCHES, SCALING_SWITCHES, Switches, a
 from protocol.scaling import header_params as scaling_params
 from protocol.trace import TraceWriter
 from sim.fastevents import run_until
-from sim.gcpause import fewer_collections
+from sim.gcpause import no_cyclic_gc
 from sim.faults import FaultLayer
 from sim.interpreter import SimDriver
 from sim.latency import Distribution, LatencyModel, NumpySource, RandomSource
@@ -152,7 +152,7 @@ def simulate(cfg: RunConfig, sw: Switches, settings: SimSettings, seed: int | No
     deadline = cfg.derived_deadline_s()
     if faults is not None:  # long enough to judge liveness after healing
         deadline = max(deadline, head["params"]["heal_deadline_s"] + 30.0)
-    with fewer_collections():
+    with no_cyclic_gc():
         run_until(env, done | env.timeout(deadline))
     run = tables.run or {}
     reason = "finished" if done.triggered else "deadline"

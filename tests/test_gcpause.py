@@ -5,7 +5,7 @@ import gc
 
 import pytest
 
-from sim.gcpause import fewer_collections
+from sim.gcpause import no_cyclic_gc
 
 
 @pytest.fixture
@@ -17,18 +17,18 @@ def restore_gc():
 
 def test_collector_off_inside_and_back_on_after(restore_gc):
     gc.enable()
-    with fewer_collections():
+    with no_cyclic_gc():
         assert not gc.isenabled()
     assert gc.isenabled()
 
 
 def test_a_disabled_collector_stays_disabled_and_an_error_still_restores(restore_gc):
     gc.disable()
-    with fewer_collections():
+    with no_cyclic_gc():
         assert not gc.isenabled()
     assert not gc.isenabled()
     gc.enable()
     with pytest.raises(RuntimeError):
-        with fewer_collections():
+        with no_cyclic_gc():
             raise RuntimeError("run failed")
     assert gc.isenabled()
