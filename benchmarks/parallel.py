@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from ratio_text import ratio_text  # noqa: E402
+from rows import ratio_text, row  # noqa: E402
 
 PHASELAB = str(ROOT / ".venv" / "bin" / "phaselab")
 EXPLORE_EXAMPLES = 2000
@@ -132,14 +132,13 @@ def _scaling_rows(name: str, res: dict, losses: Callable[[dict, float], str]) ->
            f"{on_cpu[0] / on_cpu[1]:.2f}x" if cpu1 and cpu2 and all(on_cpu) else "")
     n = len(res["walls"][1])
     return [
-        {"what": f"{name}, 1 process", "target": "—", "measured": f"{one:.1f} s",
-         "met": None, "note": f"best of {n}, alternating with 2 processes; {load}"},
-        {"what": f"{name}, 2 processes", "target": "—", "measured": f"{two:.1f} s",
-         "met": None, "note": losses(res["docs"][2], two)},
-        {"what": f"{name}, scaling 1 -> 2 processes", "target": f">= {TARGET}x",
-         "measured": ratio_text(ratio, TARGET), "met": ratio >= TARGET,
-         "note": (f"{load}; a ratio measured while other work shares the 2 cores is low "
-                  f"by the share it takes" if res["load"][0] > 0.5 else load) + cpu},
+        row(f"{name}, 1 process", "—", f"{one:.1f} s", None,
+            f"best of {n}, alternating with 2 processes; {load}"),
+        row(f"{name}, 2 processes", "—", f"{two:.1f} s", None, losses(res["docs"][2], two)),
+        row(f"{name}, scaling 1 -> 2 processes", f">= {TARGET}x", ratio_text(ratio, TARGET),
+            ratio >= TARGET,
+            (f"{load}; a ratio measured while other work shares the 2 cores is low by the "
+             f"share it takes" if res["load"][0] > 0.5 else load) + cpu),
     ]
 
 
@@ -171,11 +170,10 @@ def measure(progress: Callable[[str], None] | None = None, repeat: int = 2,
     say("small sweep on a Dask LocalCluster and on the process pool")
     pool, _ = _timed(SMALL_SWEEP + ["--jobs", "2"], "--out")
     dask, doc = _timed(SMALL_SWEEP + ["--jobs", "2", "--scheduler", "local"], "--out")
-    rows.append({"what": "Dask LocalCluster (2 workers) overhead on a 30-run sweep",
-                 "target": "—", "measured": f"+{dask - pool:.1f} s ({dask:.1f} s vs "
-                 f"{pool:.1f} s on the process pool)", "met": None,
-                 "note": "starting the scheduler and 2 worker processes; "
-                         + _losses(doc, dask)})
+    rows.append(row("Dask LocalCluster (2 workers) overhead on a 30-run sweep", "—",
+                    f"{dask - pool:+.1f} s ({dask:.1f} s vs {pool:.1f} s on the process pool)",
+                    None, "starting the scheduler and 2 worker processes; "
+                    + _losses(doc, dask)))
     return rows
 
 

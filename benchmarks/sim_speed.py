@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from ratio_text import ratio_text  # noqa: E402
+from rows import ratio_text, row  # noqa: E402
 
 import simpy  # noqa: E402
 
@@ -138,12 +138,6 @@ def slope(points: list[dict]) -> float:
             / sum((x - mx) ** 2 for x in xs))
 
 
-def row(what: str, target: str, measured: str, met: bool | None, note: str = "",
-        **data) -> dict:
-    return {"what": what, "target": target, "measured": measured, "met": met, "note": note,
-            **({"data": data} if data else {})}
-
-
 def _walls(run: dict) -> str:
     return " and ".join(f"{w:.1f} s" for w in sorted(run.get("walls", [run["wall_s"]])))
 
@@ -178,7 +172,8 @@ def measure(progress: Callable[[str], None]) -> list[dict]:
     ratio = min(ours) / min(bare)
     rows = [
         row("interpreter cost per effect (Sleep) / bare SimPy timeout loop",
-            f"<= {INTERPRETER_MAX}x", ratio_text(ratio, INTERPRETER_MAX), ratio <= INTERPRETER_MAX,
+            f"<= {INTERPRETER_MAX}x", ratio_text(ratio, INTERPRETER_MAX),
+            ratio <= INTERPRETER_MAX,
             f"{effect_us:.2f} µs vs {bare_us:.2f} µs per event", ratio=ratio),
         row("idle main-loop iteration, not skipped (Now + Tick from a sub-generator) / bare "
             "loop", "—",

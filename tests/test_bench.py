@@ -110,7 +110,7 @@ def test_speed_rows_judge_against_the_target_and_state_the_event_loop_limit():
 
 
 def test_a_ratio_that_two_decimals_would_round_onto_its_target_gets_three():
-    from ratio_text import ratio_text
+    from rows import ratio_text
     assert ratio_text(1.7973, 1.8) == "1.797x"  # missed ">= 1.8x": not shown as 1.80x
     assert ratio_text(1.3049, 1.3) == "1.305x"  # missed "<= 1.3x": not shown as 1.30x
     assert ratio_text(1.91, 1.8) == "1.91x" and ratio_text(1.8, 1.8) == "1.80x"
