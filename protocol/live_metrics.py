@@ -35,8 +35,8 @@ class LiveAggregate:
     `phases` is each counted worker's phase, so a controller can tell when all have reset.
     `true_threads` is filled by a simulation only (the targets the workers really run), so a
     checker can tell an expired cache from idle workers; live drivers leave it None.
-    `measured_ops` / `measured_errors` sum only snapshots taken after their worker's reset
-    (`resets` >= 1), so a worker's pre-hook warmup counts never enter them."""
+    `per_worker` lets a reader count only snapshots taken after their worker's measurement
+    reset (`resets` >= 1), as fixed's controller does (read_live_aggregate)."""
     workers: int = 0
     total_ops: int = 0
     errors: int = 0
@@ -46,8 +46,6 @@ class LiveAggregate:
     p99_ms: float | None = None
     phases: tuple = ()
     true_threads: int | None = None
-    measured_ops: int = 0
-    measured_errors: int = 0
     per_worker: tuple = ()  # (worker id, resets, ops, errors) of each fresh snapshot
 
 
@@ -78,6 +76,4 @@ class LiveCache:
             target_connections=sum(s.target_connections for s in snaps),
             p95_ms=max(p95) if p95 else None, p99_ms=max(p99) if p99 else None,
             phases=tuple(s.phase for s in snaps),
-            measured_ops=sum(s.total_ops for s in snaps if s.resets >= 1),
-            measured_errors=sum(s.errors for s in snaps if s.resets >= 1),
             per_worker=tuple((s.worker_id, s.resets, s.total_ops, s.errors) for s in snaps))
